@@ -1,0 +1,108 @@
+// The composition root: the only place that names concrete adapters and wires them together.
+import type { Server } from 'node:http';
+import { createAssertionMinter } from '../assertion/assertion.js';
+import { loadSigningKeys } from '../assertion/signing-keys.js';
+import type { Config } from '../config/schema.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { createClientAddressing } from '../http/client-address.js';
+import { sendError } from '../http/error-response.js';
+import { createFrontDoor, type FrontDoor } from '../http/front-door.js';
+import type { Logger } from '../observability/logger.js';
+import { compileRoutes } from '../policy/route-table.js';
+import type { IdentityProvider } from '../providers/identity-provider.js';
+import { createOidcProvider } from '../providers/oidc/oidc-provider.js';
+import { planIdentityHeaders } from '../proxy/identity-headers.js';
+import { createUpstream } from '../proxy/upstream.js';
+import { createGatewayApp } from '../routes/gateway-app.js';
+import { sessionCookieSettings } from '../session/cookie.js';
+import { createSessionMiddleware } from '../session/express-session.js';
+import { createSessionLookup } from '../session/lookup.js';
+import { createSessionBackend } from '../session/stores/create-backend.js';
+
+export interface Gateway {
+  frontDoor: FrontDoor;
+  /** Attach to a listening server: requests and WebSocket upgrades. */
+  attach(server: Server): void;
+  close(): Promise<void>;
+}
+
+export async function composeGateway(config: Config, deps: { log: Logger; clock?: Clock }): Promise<Gateway> {
+  const clock = deps.clock ?? systemClock;
+  const { log } = deps;
+  const publicUrl = new URL(config.server.publicUrl);
+  const prefix = config.server.prefix;
+  const timeouts = { idleMs: config.session.idleTimeout, absoluteMs: config.session.absoluteTimeout };
+
+  const keys = await loadSigningKeys(config.assertion, config.storage.dataDir, clock);
+  const backend = createSessionBackend(config.session, { timeouts, clock });
+  const cookie = sessionCookieSettings(publicUrl, config.session);
+  const sessions = createSessionLookup({
+    cookieName: cookie.name,
+    secrets: config.session.secret,
+    reader: backend.reader,
+    timeouts,
+    clock,
+  });
+
+  const providers = new Map<string, IdentityProvider>(
+    config.providers.map((provider) => [
+      provider.id,
+      createOidcProvider(provider, {
+        callbackUrl: new URL(`${prefix}/callback/${provider.id}`, publicUrl).href,
+        now: () => clock.now(),
+      }),
+    ]),
+  );
+
+  const routes = compileRoutes(config.routes);
+  const gatewayApp = createGatewayApp({
+    providers,
+    returnUrlPolicy: {
+      publicOrigin: publicUrl.origin,
+      allowedHosts: [...routes.hosts, ...config.server.allowedRedirectHosts],
+    },
+    publicUrl,
+    prefix,
+    cookie,
+    clock,
+    log,
+    jwks: keys.jwks,
+    sessions,
+    absoluteTimeoutMs: timeouts.absoluteMs,
+    storeReady: backend.ping,
+    sessionMiddleware: createSessionMiddleware({
+      store: backend.store,
+      secrets: config.session.secret,
+      cookie,
+      absoluteTimeoutMs: timeouts.absoluteMs,
+    }),
+  });
+
+  const upstream = createUpstream({ onError: (err, req, res) => sendError(err, req, res, log) });
+  const frontDoor = createFrontDoor({
+    prefix,
+    publicUrl,
+    gatewayApp,
+    routes,
+    sessions,
+    assertions: createAssertionMinter({ keys, issuer: publicUrl.origin, ttlMs: config.assertion.ttl, clock }),
+    headerPlan: planIdentityHeaders(config.headers),
+    addressing: createClientAddressing(config.server.trustProxy),
+    upstream,
+    sessionCookieName: cookie.name,
+    accessLog: config.log.accessLog,
+    log,
+  });
+
+  return {
+    frontDoor,
+    attach(server) {
+      server.on('request', frontDoor.handleRequest);
+      server.on('upgrade', frontDoor.handleUpgrade);
+    },
+    async close() {
+      upstream.close();
+      await backend.close();
+    },
+  };
+}

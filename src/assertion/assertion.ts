@@ -1,0 +1,62 @@
+// The signed identity assertion (a short-lived ES256 JWT) that apps verify with /jwks.json.
+// Minted once per session and route and reused until shortly before it expires, so the hot path
+// almost never signs.
+import { SignJWT } from 'jose';
+import type { Clock } from '../core/clock.js';
+import type { Identity } from '../core/identity.js';
+import type { SigningKeyRing } from './signing-keys.js';
+
+export interface AssertionMinter {
+  /** A cached token (synchronously) or a freshly signed one. */
+  assertionFor(sessionId: string, identity: Identity, audience: string): string | Promise<string>;
+}
+
+interface CachedAssertion {
+  token: string;
+  refreshAt: number;
+}
+
+/** Re-mint when less than this share of the lifetime is left, so an app never receives an almost-expired token. */
+const REFRESH_AT_SHARE = 0.5;
+const MAX_CACHED = 200_000;
+
+export function createAssertionMinter(deps: {
+  keys: SigningKeyRing;
+  issuer: string;
+  ttlMs: number;
+  clock: Clock;
+}): AssertionMinter {
+  const cache = new Map<string, CachedAssertion>();
+
+  async function mint(key: string, identity: Identity, audience: string): Promise<string> {
+    const now = deps.clock.now();
+    const iat = Math.floor(now / 1000);
+    const ttlSeconds = Math.floor(deps.ttlMs / 1000);
+    const token = await new SignJWT({
+      email: identity.email,
+      name: identity.name,
+      preferred_username: identity.username,
+      groups: identity.groups,
+      idp: identity.providerId,
+    })
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: deps.keys.current.kid })
+      .setIssuer(deps.issuer)
+      .setAudience(audience)
+      .setSubject(identity.subject)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + ttlSeconds)
+      .sign(deps.keys.current.privateKey);
+    if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+    cache.set(key, { token, refreshAt: now + deps.ttlMs * REFRESH_AT_SHARE });
+    return token;
+  }
+
+  return {
+    assertionFor(sessionId, identity, audience) {
+      const key = `${sessionId}\n${audience}`;
+      const cached = cache.get(key);
+      if (cached !== undefined && deps.clock.now() < cached.refreshAt) return cached.token;
+      return mint(key, identity, audience);
+    },
+  };
+}

@@ -1,0 +1,108 @@
+// Rules that span keys or sections, run after the schema accepted every key on its own.
+// Errors refuse the config; warnings are printed at start and by check-config.
+import { canonicalHeaderName, RESERVED_HEADER_NAMES } from '../core/header-names.js';
+import type { Config } from './schema.js';
+
+export interface ConfigIssue {
+  /** The key path as the user writes it, e.g. providers.0.clientSecret. */
+  path: string;
+  message: string;
+}
+
+export interface CrossCheckResult {
+  errors: ConfigIssue[];
+  warnings: ConfigIssue[];
+}
+
+const isLoopbackHost = (host: string): boolean =>
+  host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.endsWith('.localhost');
+
+/** The route's id, or host + path when none is given: it names the route in logs and is the assertion's audience. */
+export function routeIdOf(route: Config['routes'][number]): string {
+  return route.id ?? `${route.host ?? '*'}${route.path}`;
+}
+
+export function crossCheck(config: Config): CrossCheckResult {
+  const errors: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  const error = (path: string, message: string) => errors.push({ path, message });
+  const warn = (path: string, message: string) => warnings.push({ path, message });
+
+  const publicUrl = new URL(config.server.publicUrl);
+  if (publicUrl.protocol === 'http:' && !isLoopbackHost(publicUrl.hostname)) {
+    warn('server.publicUrl', 'is plain http: session cookies are not Secure and can be read in transit');
+  }
+
+  const { session } = config;
+  if (session.store === 'redis' && session.redis === undefined) {
+    error('session.redis', 'is required when session.store is redis');
+  }
+  if (session.cookieName?.startsWith('__Host-') && session.cookieDomain !== undefined) {
+    error('session.cookieName', 'a __Host- cookie cannot carry a Domain: remove session.cookieDomain or rename');
+  }
+  if (session.cookieName?.startsWith('__Host-') && publicUrl.protocol !== 'https:') {
+    error('session.cookieName', 'a __Host- cookie needs an https publicUrl (browsers refuse it otherwise)');
+  }
+  if (session.absoluteTimeout < session.idleTimeout) {
+    warn('session.absoluteTimeout', 'is shorter than session.idleTimeout: sessions end at the absolute timeout');
+  }
+  if (session.store === 'redis' && config.assertion.signingKey === undefined) {
+    warn(
+      'assertion.signingKey',
+      'is not set while sessions are shared through Redis: each replica that does not share storage.dataDir signs with its own key, and apps must fetch /jwks.json from the replica that signed',
+    );
+  }
+
+  const providerIds = new Set<string>();
+  config.providers.forEach((provider, index) => {
+    const at = `providers.${index}`;
+    if (providerIds.has(provider.id)) error(`${at}.id`, `duplicates provider id '${provider.id}'`);
+    providerIds.add(provider.id);
+    if (provider.clientAuth === 'private_key_jwt' && provider.privateKey === undefined) {
+      error(`${at}.privateKeyFile`, 'is required when clientAuth is private_key_jwt');
+    }
+    if (provider.clientAuth !== 'private_key_jwt' && provider.clientSecret === undefined) {
+      error(`${at}.clientSecret`, `is required when clientAuth is ${provider.clientAuth}`);
+    }
+    const issuer = new URL(provider.issuer);
+    if (issuer.protocol === 'http:' && !provider.insecureAllowHttpIssuer) {
+      error(`${at}.issuer`, 'is plain http: set insecureAllowHttpIssuer: true for a local test IdP only');
+    }
+    if (provider.insecureAllowHttpIssuer) {
+      warn(`${at}.insecureAllowHttpIssuer`, 'plain-HTTP issuer allowed: tokens can be read or forged in transit');
+    }
+  });
+
+  const routeIds = new Set<string>();
+  const prefix = config.server.prefix;
+  config.routes.forEach((route, index) => {
+    const at = `routes.${index}`;
+    const id = routeIdOf(route);
+    if (routeIds.has(id)) error(`${at}.id`, `duplicates route id '${id}' (give one route an explicit id)`);
+    routeIds.add(id);
+    if (route.path === prefix || route.path.startsWith(`${prefix}/`)) {
+      error(`${at}.path`, `is inside the gateway's reserved prefix ${prefix}`);
+    }
+    if (route.public && route.allow !== undefined) {
+      error(`${at}.allow`, 'cannot be combined with public: true (a public route skips authentication)');
+    }
+    const allow = route.allow;
+    const allowsSomeone =
+      allow !== undefined &&
+      (allow.authenticated || allow.groups.length + allow.emails.length + allow.emailDomains.length > 0);
+    if (!route.public && !allowsSomeone) {
+      warn(`${at}.allow`, 'names nobody: every request to this route is denied (the default is deny)');
+    }
+  });
+
+  const seenHeaders = new Map<string, string>();
+  for (const [key, name] of Object.entries(config.headers)) {
+    const canonical = canonicalHeaderName(name);
+    if (RESERVED_HEADER_NAMES.has(canonical)) error(`headers.${key}`, `'${name}' is a header the gateway must not reuse`);
+    const other = seenHeaders.get(canonical);
+    if (other !== undefined) error(`headers.${key}`, `'${name}' is the same header as headers.${other}`);
+    seenHeaders.set(canonical, key);
+  }
+
+  return { errors, warnings };
+}

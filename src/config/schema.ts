@@ -1,0 +1,244 @@
+// The configuration schema: one strict zod schema per section, defaults and units beside each key.
+// Unknown keys are errors (a typo must not silently fall back to a default). Secrets arrive here
+// already read from their *File keys (config/load.ts), so the schema only knows the value keys.
+import { createPrivateKey } from 'node:crypto';
+import { z } from 'zod';
+import { DURATION_PATTERN, parseDurationMs } from '../core/duration.js';
+import { HEADER_NAME_PATTERN } from '../core/header-names.js';
+
+const duration = z
+  .string()
+  .regex(DURATION_PATTERN, 'must be a duration such as 30s, 15m, 8h or 7d')
+  .transform((text) => parseDurationMs(text) ?? 0);
+
+function durationBetween(minMs: number, maxMs: number, minText: string, maxText: string) {
+  return duration.refine((ms) => ms >= minMs && ms <= maxMs, `must be between ${minText} and ${maxText}`);
+}
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+  .refine((text) => new URL(text).username === '' && new URL(text).password === '', 'must not carry credentials');
+
+/** An exact hostname, or '*.example.com' / '.example.com' for every subdomain of example.com. */
+const hostPattern = z
+  .string()
+  .transform((text) => text.trim().toLowerCase().replace(/\.$/, ''))
+  .refine(
+    (text) => /^(\*\.|\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(:\d{1,5})?$/.test(text),
+    'must be a hostname such as app.example.com, or *.example.com for its subdomains',
+  );
+
+const headerName = z.string().regex(HEADER_NAME_PATTERN, 'must be a valid HTTP header name');
+
+const pemPrivateKey = z.string().refine((pem) => {
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a PEM private key (PKCS#8, PKCS#1 or SEC1)');
+
+export const serverSchema = z.strictObject({
+  /** host:port or a bare port. */
+  listen: z
+    .union([z.string(), z.number().int()])
+    .default('0.0.0.0:8080')
+    .transform((value) => String(value))
+    .refine((text) => /^(\[[0-9a-f:.]+\]:|[^:\s]+:)?\d{1,5}$/i.test(text), 'must be host:port or a port'),
+  /** The URL users reach the gateway at; cookie flags and redirect URIs derive from it. */
+  publicUrl: httpUrl.refine((text) => {
+    const url = new URL(text);
+    return url.pathname === '/' && url.search === '' && url.hash === '';
+  }, 'must be an origin without a path, such as https://apps.example.com'),
+  /** The gateway's own routes live under this single path segment. */
+  prefix: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~-]+$/, 'must be one path segment such as /.portcullis')
+    .default('/.portcullis'),
+  /**
+   * Which peers may tell us the client address and scheme (X-Forwarded-*): a number of hops, or a list
+   * of addresses/CIDRs (and 'loopback', 'linklocal', 'uniquelocal'). 0, the default, trusts nobody.
+   */
+  trustProxy: z.union([z.number().int().min(0).max(10), z.array(z.string().min(1)).min(1)]).default(0),
+  /** Hosts besides publicUrl's and the routes' that a post-login return URL may point at. */
+  allowedRedirectHosts: z.array(hostPattern).default([]),
+  /** Seconds to let in-flight requests finish after SIGTERM before closing. */
+  shutdownGraceSeconds: z.number().int().min(0).max(600).default(10),
+});
+
+export const sessionSchema = z.strictObject({
+  /**
+   * Signs the session cookie. Newline-separated values (from secretFile) rotate: the first signs,
+   * all verify. At least 32 characters each.
+   */
+  secret: z
+    .string()
+    .transform((text) =>
+      text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== ''),
+    )
+    .refine((secrets) => secrets.length > 0, 'must not be empty')
+    .refine((secrets) => secrets.every((s) => s.length >= 32), 'must be at least 32 characters'),
+  /** Defaults to __Host-portcullis on https (no Domain allowed then) and portcullis on http. */
+  cookieName: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
+    .optional(),
+  /** Share the cookie with subdomains (routes on several hosts). Disables the __Host- prefix. */
+  cookieDomain: hostPattern.optional(),
+  /** Sliding: each request extends it. */
+  idleTimeout: durationBetween(60_000, 30 * 86_400_000, '1m', '30d').default(8 * 3_600_000),
+  /** Counted from login, never extended. */
+  absoluteTimeout: durationBetween(60_000, 90 * 86_400_000, '1m', '90d').default(24 * 3_600_000),
+  store: z.enum(['memory', 'redis']).default('memory'),
+  memory: z
+    .strictObject({
+      /** The oldest-used sessions are dropped beyond this many. */
+      maxSessions: z.number().int().min(10).max(10_000_000).default(100_000),
+    })
+    .default({ maxSessions: 100_000 }),
+  redis: z
+    .strictObject({
+      url: z
+        .string()
+        .refine((text) => /^rediss?:\/\//.test(text), 'must be a redis:// or rediss:// URL'),
+      keyPrefix: z.string().default('portcullis:'),
+    })
+    .optional(),
+});
+
+const claimPath = z.string().min(1);
+
+export const oidcProviderSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, _ or -'),
+  type: z.literal('oidc'),
+  displayName: z.string().min(1).optional(),
+  issuer: httpUrl,
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1).optional(),
+  clientAuth: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+    .default('client_secret_basic'),
+  /** PEM private key for private_key_jwt (usually from privateKeyFile). RSA or EC P-256. */
+  privateKey: pemPrivateKey.optional(),
+  /** The kid the IdP registered for privateKey. */
+  privateKeyId: z.string().min(1).optional(),
+  /** The full scope list; must include openid. */
+  scopes: z
+    .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token'))
+    .default(['openid', 'profile', 'email'])
+    .refine((scopes) => scopes.includes('openid'), 'must include openid'),
+  /** Where each identity field is read from, as a dot path into the ID token (then userinfo) claims. */
+  claims: z
+    .strictObject({
+      username: claimPath.default('sub'),
+      email: claimPath.default('email'),
+      name: claimPath.default('name'),
+      groups: claimPath.default('groups'),
+    })
+    .default({ username: 'sub', email: 'email', name: 'name', groups: 'groups' }),
+  /** Fetch userinfo after the code exchange (claims the ID token lacks are taken from it). */
+  fetchUserinfo: z.boolean().default(true),
+  /** The only ID token signature algorithm accepted (no 'none', no HS* with a public key). */
+  idTokenSigningAlg: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA']).default('RS256'),
+  /** Extra authorization request parameters, e.g. { prompt: login }. */
+  authorizationParams: z.record(z.string(), z.string()).default({}),
+  /** Allows an http:// issuer. Local test IdPs only: tokens can be read or forged in transit. */
+  insecureAllowHttpIssuer: z.boolean().default(false),
+});
+
+export const providerSchema = z.discriminatedUnion('type', [oidcProviderSchema]);
+
+export const allowSchema = z.strictObject({
+  /** Any signed-in user. */
+  authenticated: z.boolean().default(false),
+  groups: z.array(z.string().min(1)).default([]),
+  emails: z.array(z.string().min(3).transform((text) => text.toLowerCase())).default([]),
+  emailDomains: z.array(hostPattern).default([]),
+});
+
+export const routeSchema = z.strictObject({
+  /** Names the route in logs and is the assertion's audience. Defaults to host + path. */
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._:/-]+$/, 'must be letters, digits and . _ : / -')
+    .optional(),
+  /** Exact host, or *.example.com. Absent: any host. */
+  host: hostPattern.optional(),
+  /** Path prefix, matched on whole segments of the normalised path. */
+  path: z.string().regex(/^\/[^\s?#\\]*$/, 'must start with / and hold no spaces, ? or #').default('/'),
+  upstream: httpUrl,
+  /** Skip authentication; identity headers sent by the client are still stripped. */
+  public: z.boolean().default(false),
+  allow: allowSchema.optional(),
+  /** Send the client's Host header upstream instead of the upstream's own host. */
+  preserveHost: z.boolean().default(false),
+});
+
+export const headersSchema = z
+  .strictObject({
+    user: headerName.default('X-Auth-Request-User'),
+    email: headerName.default('X-Auth-Request-Email'),
+    groups: headerName.default('X-Auth-Request-Groups'),
+    name: headerName.default('X-Auth-Request-Name'),
+    assertion: headerName.default('X-Portcullis-Assertion'),
+  })
+  .default({
+    user: 'X-Auth-Request-User',
+    email: 'X-Auth-Request-Email',
+    groups: 'X-Auth-Request-Groups',
+    name: 'X-Auth-Request-Name',
+    assertion: 'X-Portcullis-Assertion',
+  });
+
+export const assertionSchema = z
+  .strictObject({
+    /** Lifetime of each signed assertion. Short: a leaked header is useless soon. */
+    ttl: durationBetween(30_000, 3_600_000, '30s', '1h').default(300_000),
+    /** ES256 (P-256) private key in PEM. Without it a key is generated and kept in storage.dataDir. */
+    signingKey: pemPrivateKey.optional(),
+    /** The key signingKey replaced; still published in /jwks.json so verifying apps never break. */
+    previousSigningKey: pemPrivateKey.optional(),
+    /** How long a generated key signs before it is rotated (the old one stays published). */
+    rotateAfter: durationBetween(86_400_000, 365 * 86_400_000, '1d', '365d').default(30 * 86_400_000),
+  })
+  .default({ ttl: 300_000, rotateAfter: 30 * 86_400_000 });
+
+export const storageSchema = z
+  .strictObject({
+    /** Where generated state (signing keys) is kept. */
+    dataDir: z.string().min(1).default('./data'),
+  })
+  .default({ dataDir: './data' });
+
+export const logSchema = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Log every proxied request (at info). Off by default: the hot path stays quiet. */
+    accessLog: z.boolean().default(false),
+  })
+  .default({ level: 'info', accessLog: false });
+
+export const configSchema = z.strictObject({
+  server: serverSchema,
+  session: sessionSchema,
+  providers: z.array(providerSchema).min(1, 'must configure at least one identity provider'),
+  routes: z.array(routeSchema).min(1, 'must configure at least one route'),
+  headers: headersSchema,
+  assertion: assertionSchema,
+  storage: storageSchema,
+  log: logSchema,
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ServerConfig = Config['server'];
+export type SessionConfig = Config['session'];
+export type ProviderConfig = Config['providers'][number];
+export type OidcProviderConfig = z.output<typeof oidcProviderSchema>;
+export type RouteConfig = Config['routes'][number];
+export type AllowConfig = z.output<typeof allowSchema>;
+export type HeaderNamesConfig = Config['headers'];
+export type AssertionConfig = Config['assertion'];

@@ -1,0 +1,50 @@
+// Who the client is and how it reached us, believed only as far as the trusted proxy chain goes.
+import type { IncomingMessage } from 'node:http';
+import proxyAddr from 'proxy-addr';
+
+export interface ClientAddressing {
+  /** The client's IP: the socket peer unless trusted proxies vouch for an earlier hop. */
+  clientIp(req: IncomingMessage): string;
+  /** Sets X-Forwarded-For/-Proto/-Host for the upstream, dropping any the client invented. */
+  setForwardedHeaders(req: IncomingMessage): void;
+  /** Whether the socket peer is a trusted proxy (whose X-Forwarded-* we may read). */
+  isTrustedPeer(req: IncomingMessage): boolean;
+}
+
+const FORWARDED_HEADER_NAMES = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip'];
+
+export function createClientAddressing(trustProxy: number | readonly string[]): ClientAddressing {
+  const trust =
+    typeof trustProxy === 'number'
+      ? (_address: string, hop: number) => hop < trustProxy
+      : proxyAddr.compile([...trustProxy]);
+
+  const peerOf = (req: IncomingMessage) => req.socket.remoteAddress ?? '';
+  const isTrustedPeer = (req: IncomingMessage) => trust(peerOf(req), 0);
+
+  return {
+    clientIp: (req) => proxyAddr(req, trust),
+    isTrustedPeer,
+    setForwardedHeaders(req) {
+      const headers = req.headers;
+      const trusted = isTrustedPeer(req);
+      const chain = trusted ? proxyAddr.all(req, trust).slice(1).reverse() : [];
+      const proto = trusted ? firstValue(headers['x-forwarded-proto']) : undefined;
+      const host = trusted ? firstValue(headers['x-forwarded-host']) : undefined;
+      for (const name of Object.keys(headers)) {
+        // Underscore spellings too: some stacks read X_Forwarded_For as X-Forwarded-For.
+        if (FORWARDED_HEADER_NAMES.includes(name.replaceAll('_', '-'))) delete headers[name];
+      }
+      headers['x-forwarded-for'] = [...chain, peerOf(req)].join(', ');
+      headers['x-forwarded-proto'] = proto ?? ('encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
+      if (host !== undefined) headers['x-forwarded-host'] = host;
+      else if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+    },
+  };
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  const first = text?.split(',')[0]?.trim();
+  return first === '' ? undefined : first;
+}

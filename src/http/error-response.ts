@@ -1,0 +1,50 @@
+// The one boundary where errors become responses: HTML for browsers, JSON for everything else,
+// the public message only, and one log line (5xx with the stack, 4xx as info).
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, InternalError } from '../core/errors.js';
+import type { Logger } from '../observability/logger.js';
+import { prefersHtml } from './client-kind.js';
+import { escapeHtml, renderPage, sendHtml, sendJson } from './pages.js';
+
+export function sendError(err: unknown, req: IncomingMessage, res: ServerResponse, log: Logger): void {
+  const error = err instanceof GatewayError ? err : new InternalError('unhandled error', { cause: err });
+  // The id ties what the user reports to the log line, without showing them internals.
+  const requestId = randomUUID();
+  const fields = { code: error.code, status: error.status, requestId, method: req.method, path: pathOf(req) };
+  if (error.status >= 500 && !(error.status === 502 || error.status === 503 || error.status === 508)) {
+    log.error({ ...fields, err: error.cause ?? error }, error.message);
+  } else {
+    log.info(fields, error.message);
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = { error: error.code, message: error.publicMessage, requestId };
+  if (prefersHtml(req.headers)) sendHtml(res, error.status, errorPage(error, requestId));
+  else sendJson(res, error.status, body);
+}
+
+function errorPage(error: GatewayError, requestId: string): string {
+  return renderPage(
+    titleFor(error.status),
+    `<h1>${escapeHtml(titleFor(error.status))}</h1><p>${escapeHtml(error.publicMessage)}</p>
+<p class="muted">Reference: <code>${escapeHtml(requestId)}</code> · ${escapeHtml(error.code)}</p>`,
+  );
+}
+
+function titleFor(status: number): string {
+  if (status === 401) return 'Sign-in failed';
+  if (status === 403) return 'Access denied';
+  if (status === 404) return 'Not found';
+  if (status === 508) return 'Sign-in loop stopped';
+  if (status >= 500) return 'Service unavailable';
+  return 'Request refused';
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q); // the query may carry codes or tokens: never logged
+}

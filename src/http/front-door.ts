@@ -1,0 +1,201 @@
+// The front door: every request enters here. The reserved prefix goes to the gateway's own routes;
+// everything else is the proxied hot path, which reads top to bottom below. Normalise first, then
+// decide: the path the policy sees is the path the upstream gets.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AssertionMinter } from '../assertion/assertion.js';
+import {
+  AccessDenied,
+  BadRequestTarget,
+  GatewayError,
+  InternalError,
+  LoginRequired,
+  RouteNotFound,
+  SessionStoreUnavailable,
+} from '../core/errors.js';
+import { loginReturnUrlFor } from '../login/return-url.js';
+import type { Logger } from '../observability/logger.js';
+import { decide } from '../policy/decide.js';
+import type { CompiledRoute, RouteTable } from '../policy/route-table.js';
+import { setIdentityHeaders, stripIdentityHeaders, type IdentityHeaderPlan } from '../proxy/identity-headers.js';
+import type { Upstream } from '../proxy/upstream.js';
+import type { ActiveSession, SessionLookup } from '../session/lookup.js';
+import type { ClientAddressing } from './client-address.js';
+import { isBrowserNavigation } from './client-kind.js';
+import { sendError } from './error-response.js';
+import { GATEWAY_PAGE_HEADERS, sendJson, sendRedirect } from './pages.js';
+import { normalizeRequestTarget } from './request-path.js';
+
+export interface FrontDoorDeps {
+  prefix: string;
+  publicUrl: URL;
+  gatewayApp: (req: IncomingMessage, res: ServerResponse) => void;
+  routes: RouteTable;
+  sessions: SessionLookup;
+  assertions: AssertionMinter;
+  headerPlan: IdentityHeaderPlan;
+  addressing: ClientAddressing;
+  upstream: Upstream;
+  sessionCookieName: string;
+  accessLog: boolean;
+  log: Logger;
+}
+
+export interface FrontDoor {
+  handleRequest(req: IncomingMessage, res: ServerResponse): void;
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** What the hot path concluded for one request; the HTTP and WebSocket paths act on it differently. */
+type Admission =
+  | { kind: 'gateway' }
+  | { kind: 'forward'; route: CompiledRoute }
+  | { kind: 'login'; route: CompiledRoute; loginUrl: string }
+  | { kind: 'error'; error: GatewayError };
+
+export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
+  const loginBase = new URL(`${deps.prefix}/login`, deps.publicUrl).href;
+
+  async function admit(req: IncomingMessage): Promise<Admission> {
+    const target = normalizeRequestTarget(req.url ?? '');
+    if (!target.ok) return { kind: 'error', error: new BadRequestTarget(target.reason) };
+    req.url = target.path + target.search; // what the upstream (or the gateway app) will see
+    if (isGatewayPath(target.path, deps.prefix)) return { kind: 'gateway' };
+
+    const host = normalizedHost(req.headers.host, deps.publicUrl);
+    if (host === null) return { kind: 'error', error: new BadRequestTarget('invalid Host header') };
+    const route = deps.routes.match(host, target.path);
+    if (route === null) return { kind: 'error', error: new RouteNotFound(`no route for ${host}${target.path}`) };
+
+    // Whatever happens next, the client's own identity and forwarding headers never reach the app.
+    stripIdentityHeaders(req.headers, deps.headerPlan);
+    deps.addressing.setForwardedHeaders(req);
+    if (route.isPublic) return { kind: 'forward', route };
+
+    const session = await deps.sessions.lookup(req).catch((err: unknown) => {
+      throw new SessionStoreUnavailable('session lookup failed', { cause: err });
+    });
+    const decision = decide(route, session?.identity ?? null);
+    switch (decision.kind) {
+      case 'public':
+        return { kind: 'forward', route };
+      case 'login':
+        return { kind: 'login', route, loginUrl: loginUrlFor(req, host, target.path + target.search) };
+      case 'deny':
+        return {
+          kind: 'error',
+          error: new AccessDenied(`${decision.identity.subject} denied on route ${route.id}: ${decision.reasons.join(',')}`),
+        };
+      case 'allow': {
+        const assertion = await deps.assertions.assertionFor((session as ActiveSession).id, decision.identity, route.id);
+        setIdentityHeaders(req.headers, deps.headerPlan, decision.identity, assertion);
+        hideSessionCookie(req, deps.sessionCookieName);
+        return { kind: 'forward', route };
+      }
+    }
+  }
+
+  function loginUrlFor(req: IncomingMessage, host: string, pathAndQuery: string): string {
+    const port = deps.publicUrl.port === '' ? '' : `:${deps.publicUrl.port}`;
+    const requestHost = req.headers.host ?? `${host}${port}`;
+    const requestUrl = new URL(pathAndQuery, `${deps.publicUrl.protocol}//${requestHost}`);
+    return `${loginBase}?rd=${encodeURIComponent(loginReturnUrlFor(requestUrl, deps.publicUrl.origin))}`;
+  }
+
+  function logAccess(req: IncomingMessage, route: CompiledRoute): void {
+    if (deps.accessLog) deps.log.info({ method: req.method, path: req.url, route: route.id }, 'proxied');
+  }
+
+  return {
+    handleRequest(req, res) {
+      admit(req).then(
+        (admission) => {
+          switch (admission.kind) {
+            case 'gateway':
+              return deps.gatewayApp(req, res);
+            case 'forward':
+              logAccess(req, admission.route);
+              return deps.upstream.forward(req, res, admission.route);
+            case 'login':
+              if (isBrowserNavigation(req.method, req.headers)) return sendRedirect(res, 302, admission.loginUrl);
+              return sendJson(res, 401, {
+                error: 'PC_LOGIN_REQUIRED',
+                message: new LoginRequired('').publicMessage,
+                login: admission.loginUrl,
+              });
+            case 'error':
+              return sendError(admission.error, req, res, deps.log);
+          }
+        },
+        (err: unknown) => sendError(err, req, res, deps.log),
+      );
+    },
+
+    handleUpgrade(req, socket, head) {
+      socket.on('error', () => socket.destroy());
+      admit(req).then(
+        (admission) => {
+          switch (admission.kind) {
+            case 'forward':
+              logAccess(req, admission.route);
+              return deps.upstream.forwardUpgrade(req, socket, head, admission.route);
+            case 'gateway':
+              return refuseUpgrade(socket, new RouteNotFound('no WebSocket endpoint on the gateway prefix'));
+            case 'login':
+              return refuseUpgrade(socket, new LoginRequired('WebSocket upgrade without a session'));
+            case 'error':
+              return refuseUpgrade(socket, admission.error);
+          }
+        },
+        (err: unknown) => refuseUpgrade(socket, new InternalError('upgrade failed', { cause: err })),
+      );
+    },
+  };
+}
+
+export function isGatewayPath(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/** Lowercase host without port or trailing dot; the public URL's host when the client sent none. */
+function normalizedHost(header: string | undefined, publicUrl: URL): string | null {
+  if (header === undefined || header === '') return publicUrl.hostname;
+  try {
+    const url = new URL(`http://${header}`);
+    if (url.username !== '' || url.password !== '' || url.pathname !== '/' || url.search !== '') return null;
+    return url.hostname.replace(/\.$/, '');
+  } catch {
+    return null;
+  }
+}
+
+/** The app must not see the gateway's session cookie: it could replay it as the user. */
+function hideSessionCookie(req: IncomingMessage, cookieName: string): void {
+  const header = req.headers.cookie;
+  if (header === undefined || !header.includes(cookieName)) return;
+  const kept = header
+    .split(';')
+    .filter((pair) => {
+      const name = pair.slice(0, pair.indexOf('=') === -1 ? undefined : pair.indexOf('=')).trim();
+      return name !== cookieName && name !== `${cookieName}-rounds`;
+    })
+    .join(';')
+    .trim();
+  if (kept === '') delete req.headers.cookie;
+  else req.headers.cookie = kept;
+}
+
+function refuseUpgrade(socket: Duplex, error: GatewayError): void {
+  const body = JSON.stringify({ error: error.code, message: error.publicMessage });
+  const headers = Object.entries({ ...GATEWAY_PAGE_HEADERS, 'content-type': 'application/json' })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${error.status} ${statusText(error.status)}\r\n${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function statusText(status: number): string {
+  const texts: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' };
+  return texts[status] ?? 'Error';
+}

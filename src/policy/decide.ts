@@ -1,0 +1,51 @@
+// The policy decision: pure, default deny, and its answer carries the reasons (for 403 pages and logs).
+import { emailDomainOf, type Identity } from '../core/identity.js';
+import type { CompiledRoute } from './route-table.js';
+
+export type Reason =
+  | 'public-route'
+  | 'no-session'
+  | 'authenticated-ok'
+  | 'group-ok'
+  | 'email-ok'
+  | 'email-domain-ok'
+  | 'no-rule-matched';
+
+export type Decision =
+  | { kind: 'public'; reasons: readonly Reason[] }
+  | { kind: 'login'; reasons: readonly Reason[] }
+  | { kind: 'allow'; identity: Identity; reasons: readonly Reason[] }
+  | { kind: 'deny'; identity: Identity; reasons: readonly Reason[] };
+
+export function decide(route: CompiledRoute, identity: Identity | null): Decision {
+  if (route.isPublic) return { kind: 'public', reasons: ['public-route'] };
+  if (identity === null) return { kind: 'login', reasons: ['no-session'] };
+  const reasons = allowReasons(route, identity);
+  return reasons.length > 0
+    ? { kind: 'allow', identity, reasons }
+    : { kind: 'deny', identity, reasons: ['no-rule-matched'] };
+}
+
+function allowReasons(route: CompiledRoute, identity: Identity): Reason[] {
+  const allow = route.allow;
+  if (allow === null) return [];
+  const reasons: Reason[] = [];
+  if (allow.authenticated) reasons.push('authenticated-ok');
+  if (allow.groups.some((group) => identity.groups.includes(group))) reasons.push('group-ok');
+  const email = identity.email?.toLowerCase() ?? null;
+  if (email !== null && allow.emails.includes(email)) reasons.push('email-ok');
+  const domain = emailDomainOf(identity.email);
+  if (domain !== null && allow.emailDomains.some((pattern) => emailDomainMatches(domain, pattern))) {
+    reasons.push('email-domain-ok');
+  }
+  return reasons;
+}
+
+/** 'example.com' matches only itself; '.example.com' or '*.example.com' match its subdomains. */
+function emailDomainMatches(domain: string, pattern: string): boolean {
+  if (pattern.startsWith('*.') || pattern.startsWith('.')) {
+    const suffix = pattern.slice(pattern.indexOf('.'));
+    return domain.endsWith(suffix) && domain.length > suffix.length;
+  }
+  return domain === pattern;
+}

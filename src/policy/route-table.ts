@@ -1,0 +1,72 @@
+// Routes compiled once at start; matched on the normalised host and path of each request.
+import { routeIdOf } from '../config/cross-checks.js';
+import type { AllowConfig, RouteConfig } from '../config/schema.js';
+
+export interface CompiledRoute {
+  readonly id: string;
+  readonly upstream: URL;
+  readonly isPublic: boolean;
+  readonly allow: AllowConfig | null;
+  readonly preserveHost: boolean;
+  /** For log lines and error pages. */
+  readonly description: string;
+}
+
+interface Matcher {
+  route: CompiledRoute;
+  hostExact: string | null;
+  /** '.example.com' for '*.example.com' / '.example.com' patterns. */
+  hostSuffix: string | null;
+  /** The path prefix without its trailing slash ('' for '/'). */
+  pathBase: string;
+  specificity: number;
+}
+
+export interface RouteTable {
+  /** The most specific route for host (lowercase, no port) and a normalised path, or null. */
+  match(host: string, path: string): CompiledRoute | null;
+  readonly routes: readonly CompiledRoute[];
+  /** Hostnames named by routes, for the return-URL allow-list. */
+  readonly hosts: readonly string[];
+}
+
+export function compileRoutes(routes: readonly RouteConfig[]): RouteTable {
+  const matchers = routes.map(compileOne);
+  // Exact host beats wildcard beats any host; then the longest path wins.
+  matchers.sort((a, b) => b.specificity - a.specificity);
+  return {
+    routes: matchers.map((m) => m.route),
+    hosts: routes.flatMap((route) => (route.host === undefined ? [] : [route.host])),
+    match(host, path) {
+      for (const m of matchers) {
+        if (m.hostExact !== null && m.hostExact !== host) continue;
+        if (m.hostSuffix !== null && !(host.endsWith(m.hostSuffix) && host.length > m.hostSuffix.length)) continue;
+        if (path === m.pathBase || path.startsWith(`${m.pathBase}/`)) return m.route;
+      }
+      return null;
+    },
+  };
+}
+
+function compileOne(route: RouteConfig): Matcher {
+  const host = route.host?.replace(/:\d+$/, '') ?? null;
+  const wildcard = host !== null && (host.startsWith('*.') || host.startsWith('.'));
+  // '/admins/' and '/admins' both mean the segment 'admins': a request for '/admins' must not
+  // fall through to a laxer '/' route while the app serves the admin index there.
+  const pathBase = route.path.replace(/\/+$/, '');
+  const hostRank = host === null ? 0 : wildcard ? 1 : 2;
+  return {
+    route: {
+      id: routeIdOf(route),
+      upstream: new URL(route.upstream),
+      isPublic: route.public,
+      allow: route.allow ?? null,
+      preserveHost: route.preserveHost,
+      description: `${route.host ?? '*'}${route.path}`,
+    },
+    hostExact: host !== null && !wildcard ? host : null,
+    hostSuffix: wildcard && host !== null ? host.slice(host.indexOf('.')) : null,
+    pathBase,
+    specificity: hostRank * 100_000 + pathBase.length,
+  };
+}

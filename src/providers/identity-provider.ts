@@ -1,0 +1,28 @@
+// The port every identity provider implements; login/ and routes/ know only this.
+import type { Identity } from '../core/identity.js';
+import type { PendingLogin } from '../session/session-data.js';
+
+export interface LoginStart {
+  /** Where to send the browser. */
+  authorizationUrl: URL;
+  /** What the callback must find in this browser's session. */
+  pending: PendingLogin;
+}
+
+export interface FinishedLogin {
+  identity: Identity;
+  /** Kept for RP-initiated logout; absent for providers without one. */
+  idToken?: string;
+}
+
+export interface IdentityProvider {
+  readonly id: string;
+  readonly displayName: string;
+  /** The redirect URI to register at the IdP. */
+  readonly callbackUrl: string;
+  startLogin(returnTo: string, now: number): Promise<LoginStart>;
+  /** Verifies the IdP's answer; throws a GatewayError when it is not acceptable. */
+  finishLogin(callbackUrl: URL, pending: PendingLogin): Promise<FinishedLogin>;
+  /** Where to send the browser to end the IdP session too, when the IdP supports it. */
+  endSessionUrl(idToken: string | undefined, postLogoutRedirectUri: string): Promise<URL | undefined>;
+}

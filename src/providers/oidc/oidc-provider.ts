@@ -1,0 +1,193 @@
+// A generic OpenID Connect provider on openid-client: discovery, authorization code with PKCE S256,
+// state and nonce bound to the browser's session, three client authentication methods, and identity
+// fields read from ID token (then userinfo) claims.
+import { createPrivateKey } from 'node:crypto';
+import * as client from 'openid-client';
+import type { OidcProviderConfig } from '../../config/schema.js';
+import {
+  GatewayError,
+  LoginErrorFromProvider,
+  LoginResponseRejected,
+  ProviderUnavailable,
+} from '../../core/errors.js';
+import type { Identity } from '../../core/identity.js';
+import type { PendingLogin } from '../../session/session-data.js';
+import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
+import { claimAsGroups, claimAsString, readFirst } from './claims.js';
+
+/** IdP calls give up after this long, so a hanging IdP cannot pile up requests. */
+const IDP_TIMEOUT_SECONDS = 10;
+/** After a failed discovery, wait this long before asking the IdP again. */
+const DISCOVERY_RETRY_MS = 5_000;
+
+export function createOidcProvider(
+  config: OidcProviderConfig,
+  options: { callbackUrl: string; now: () => number },
+): IdentityProvider {
+  let discovered: Promise<client.Configuration> | null = null;
+  let lastFailureAt = -Infinity;
+
+  // Discovery is lazy and retried: an IdP that is down at start-up must not stop the gateway
+  // from starting (break-glass and public routes keep working), and it recovers by itself.
+  function configuration(): Promise<client.Configuration> {
+    if (discovered !== null) return discovered;
+    if (options.now() - lastFailureAt < DISCOVERY_RETRY_MS) {
+      return Promise.reject(new ProviderUnavailable(`discovery for ${config.id} failed recently; not retrying yet`));
+    }
+    const attempt = discover(config).catch((err: unknown) => {
+      discovered = null;
+      lastFailureAt = options.now();
+      throw new ProviderUnavailable(`discovery of ${config.issuer} failed: ${describe(err)}`, { cause: err });
+    });
+    discovered = attempt;
+    return attempt;
+  }
+
+  return {
+    id: config.id,
+    displayName: config.displayName ?? config.id,
+    callbackUrl: options.callbackUrl,
+
+    async startLogin(returnTo: string, now: number): Promise<LoginStart> {
+      const oidc = await configuration();
+      const pending: PendingLogin = {
+        providerId: config.id,
+        state: client.randomState(),
+        nonce: client.randomNonce(),
+        codeVerifier: client.randomPKCECodeVerifier(),
+        returnTo,
+        createdAt: now,
+      };
+      const authorizationUrl = client.buildAuthorizationUrl(oidc, {
+        ...config.authorizationParams,
+        redirect_uri: options.callbackUrl,
+        response_type: 'code',
+        scope: config.scopes.join(' '),
+        state: pending.state,
+        nonce: pending.nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
+        code_challenge_method: 'S256',
+      });
+      return { authorizationUrl, pending };
+    },
+
+    async finishLogin(callbackUrl: URL, pending: PendingLogin): Promise<FinishedLogin> {
+      const oidc = await configuration();
+      try {
+        const tokens = await client.authorizationCodeGrant(oidc, callbackUrl, {
+          pkceCodeVerifier: pending.codeVerifier,
+          expectedState: pending.state,
+          expectedNonce: pending.nonce,
+          idTokenExpected: true,
+        });
+        const idClaims = tokens.claims();
+        if (idClaims === undefined) throw new LoginResponseRejected('token response without an ID token');
+        const sources: Array<Record<string, unknown>> = [idClaims];
+        if (config.fetchUserinfo && oidc.serverMetadata().userinfo_endpoint !== undefined) {
+          // expectedSubject: userinfo for another user than the ID token names is refused.
+          sources.push(await client.fetchUserInfo(oidc, tokens.access_token, idClaims.sub));
+        }
+        const identity = identityFrom(config, idClaims.sub, sources);
+        return tokens.id_token === undefined ? { identity } : { identity, idToken: tokens.id_token };
+      } catch (err) {
+        throw classifyLoginError(config.id, err);
+      }
+    },
+
+    async endSessionUrl(idToken, postLogoutRedirectUri) {
+      let oidc: client.Configuration;
+      try {
+        oidc = await configuration();
+      } catch {
+        return undefined; // the local session is gone either way; the IdP one may outlive it
+      }
+      if (oidc.serverMetadata().end_session_endpoint === undefined) return undefined;
+      const parameters: Record<string, string> = {
+        post_logout_redirect_uri: postLogoutRedirectUri,
+        client_id: config.clientId,
+      };
+      if (idToken !== undefined) parameters.id_token_hint = idToken;
+      return client.buildEndSessionUrl(oidc, parameters);
+    },
+  };
+}
+
+async function discover(config: OidcProviderConfig): Promise<client.Configuration> {
+  const metadata: Partial<client.ClientMetadata> = {
+    client_id: config.clientId,
+    token_endpoint_auth_method: config.clientAuth,
+    id_token_signed_response_alg: config.idTokenSigningAlg,
+  };
+  const execute: Array<(c: client.Configuration) => void> = [
+    // openid-client skips the ID token signature check for tokens from the token endpoint by
+    // default (OIDC Core §3.1.3.7 allows it over TLS). A gateway verifies: a tampered token
+    // must never become a session.
+    client.enableNonRepudiationChecks,
+  ];
+  if (config.insecureAllowHttpIssuer) execute.push(client.allowInsecureRequests);
+  return client.discovery(new URL(config.issuer), config.clientId, metadata, await clientAuthFor(config), {
+    execute,
+    timeout: IDP_TIMEOUT_SECONDS,
+  });
+}
+
+async function clientAuthFor(config: OidcProviderConfig): Promise<client.ClientAuth> {
+  switch (config.clientAuth) {
+    case 'client_secret_basic':
+      return client.ClientSecretBasic(config.clientSecret);
+    case 'client_secret_post':
+      return client.ClientSecretPost(config.clientSecret);
+    case 'private_key_jwt': {
+      const keyObject = createPrivateKey(config.privateKey ?? '');
+      const algorithm =
+        keyObject.asymmetricKeyType === 'ec'
+          ? { name: 'ECDSA', namedCurve: 'P-256' }
+          : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+      const pkcs8 = keyObject.export({ format: 'der', type: 'pkcs8' });
+      const key = await crypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
+      return client.PrivateKeyJwt(config.privateKeyId === undefined ? key : { key, kid: config.privateKeyId });
+    }
+  }
+}
+
+function identityFrom(
+  config: OidcProviderConfig,
+  subject: string,
+  sources: ReadonlyArray<Record<string, unknown>>,
+): Identity {
+  // An IdP that says the address is unverified has not vouched for it: policies must not match on it.
+  const emailVerified = readFirst(sources, 'email_verified');
+  const email = emailVerified === false ? null : claimAsString(readFirst(sources, config.claims.email));
+  return {
+    subject: `${config.id}:${subject}`,
+    providerId: config.id,
+    username: claimAsString(readFirst(sources, config.claims.username)) ?? subject,
+    email,
+    name: claimAsString(readFirst(sources, config.claims.name)),
+    groups: claimAsGroups(readFirst(sources, config.claims.groups)) ?? [],
+  };
+}
+
+function classifyLoginError(providerId: string, err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (err instanceof client.AuthorizationResponseError) {
+    return new LoginErrorFromProvider(`${providerId} answered error=${err.error}: ${err.error_description ?? ''}`, {
+      cause: err,
+    });
+  }
+  if (err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) {
+    return new LoginResponseRejected(`${providerId} refused the token request: ${describe(err)}`, { cause: err });
+  }
+  if (err instanceof client.ClientError) {
+    return new LoginResponseRejected(`${providerId} response failed validation: ${describe(err)}`, { cause: err });
+  }
+  return new ProviderUnavailable(`${providerId} could not be reached: ${describe(err)}`, { cause: err });
+}
+
+/** A short reason for logs, including openid-client's nested cause (that is where the precise check is named). */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+  return `${typeof code === 'string' ? `${code}: ` : ''}${err.message}${cause}`;
+}

@@ -1,0 +1,59 @@
+// Identity headers: every client-sent spelling of a name the gateway uses is removed, then the
+// gateway's own values are set. The removal set is computed once at start, never per request.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { HeaderNamesConfig } from '../config/schema.js';
+import { canonicalHeaderName } from '../core/header-names.js';
+import type { Identity } from '../core/identity.js';
+
+export interface IdentityHeaderPlan {
+  /** Canonical names (lowercase, '_' → '-') to strip from every proxied request. */
+  readonly strip: ReadonlySet<string>;
+  readonly user: string;
+  readonly email: string;
+  readonly groups: string;
+  readonly name: string;
+  readonly assertion: string;
+}
+
+export function planIdentityHeaders(names: HeaderNamesConfig): IdentityHeaderPlan {
+  return {
+    strip: new Set(Object.values(names).map(canonicalHeaderName)),
+    user: names.user.toLowerCase(),
+    email: names.email.toLowerCase(),
+    groups: names.groups.toLowerCase(),
+    name: names.name.toLowerCase(),
+    assertion: names.assertion.toLowerCase(),
+  };
+}
+
+/**
+ * Removes every header whose canonical name is one of ours. Node merges repeated headers into one
+ * key and lowercases names, so this sees every occurrence, whatever case or underscore spelling.
+ */
+export function stripIdentityHeaders(headers: IncomingHttpHeaders, plan: IdentityHeaderPlan): void {
+  for (const name of Object.keys(headers)) {
+    if (plan.strip.has(name.includes('_') ? name.replaceAll('_', '-') : name)) delete headers[name];
+  }
+}
+
+export function setIdentityHeaders(
+  headers: IncomingHttpHeaders,
+  plan: IdentityHeaderPlan,
+  identity: Identity,
+  assertion: string,
+): void {
+  headers[plan.user] = headerSafe(identity.username);
+  if (identity.email !== null) headers[plan.email] = headerSafe(identity.email);
+  if (identity.name !== null) headers[plan.name] = headerSafe(identity.name);
+  headers[plan.groups] = identity.groups.map(headerSafe).join(',');
+  headers[plan.assertion] = assertion;
+}
+
+/**
+ * Header values cannot carry CR, LF or NUL (Node would throw) and non-Latin-1 text is mangled;
+ * IdP-controlled strings are made safe here. The signed assertion carries the exact values.
+ */
+function headerSafe(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}

@@ -1,0 +1,109 @@
+// /login (chooser), /login/:provider (start) and /callback/:provider (finish): the OIDC login flow.
+// Login state (state, nonce, PKCE verifier, return URL) lives in the server-side session, so the
+// callback may land on any replica that shares the store.
+import { randomBytes } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import type { Clock } from '../core/clock.js';
+import { LoginLoopDetected, LoginStateInvalid, UnknownProvider } from '../core/errors.js';
+import { escapeHtml, renderPage, sendHtml, sendRedirect } from '../http/pages.js';
+import { countLoginRound, LOOP_WINDOW_MS } from '../login/loop-guard.js';
+import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
+import type { Logger } from '../observability/logger.js';
+import type { IdentityProvider } from '../providers/identity-provider.js';
+import { readCookie, type SessionCookieSettings } from '../session/cookie.js';
+import { regenerateSession, saveSession } from '../session/express-session.js';
+import { MAX_PENDING_LOGINS, PENDING_LOGIN_TTL_MS, type PendingLogin } from '../session/session-data.js';
+
+export interface LoginRoutesDeps {
+  providers: ReadonlyMap<string, IdentityProvider>;
+  returnUrlPolicy: ReturnUrlPolicy;
+  publicUrl: URL;
+  prefix: string;
+  cookie: SessionCookieSettings;
+  clock: Clock;
+  log: Logger;
+}
+
+export function createLoginRoutes(deps: LoginRoutesDeps): Router {
+  const router = Router();
+  const loopCookieName = `${deps.cookie.name}-rounds`;
+
+  const returnToFrom = (req: Request): string => {
+    const rd = typeof req.query.rd === 'string' ? req.query.rd : undefined;
+    return safeReturnUrl(rd, deps.returnUrlPolicy) ?? '/';
+  };
+
+  async function startLogin(req: Request, res: Response, provider: IdentityProvider): Promise<void> {
+    const now = deps.clock.now();
+    const round = countLoginRound(readCookie(req.headers.cookie, loopCookieName), now);
+    if (round.looping) throw new LoginLoopDetected(`login loop for provider ${provider.id}`);
+
+    const { authorizationUrl, pending } = await provider.startLogin(returnToFrom(req), now);
+    const stillValid = (req.session.pendingLogins ?? []).filter((p) => now - p.createdAt < PENDING_LOGIN_TTL_MS);
+    req.session.pendingLogins = [...stillValid, pending].slice(-MAX_PENDING_LOGINS);
+    await saveSession(req);
+    res.cookie(loopCookieName, round.nextValue, {
+      httpOnly: true,
+      secure: deps.cookie.secure,
+      sameSite: 'lax',
+      path: '/',
+      maxAge: LOOP_WINDOW_MS,
+      ...(deps.cookie.domain === undefined ? {} : { domain: deps.cookie.domain }),
+    });
+    sendRedirect(res, 302, authorizationUrl.href);
+  }
+
+  function providerFrom(req: Request): IdentityProvider {
+    const provider = deps.providers.get(String(req.params.provider));
+    if (provider === undefined) throw new UnknownProvider(`no provider '${String(req.params.provider)}'`);
+    return provider;
+  }
+
+  router.get('/login', async (req, res) => {
+    const only = deps.providers.size === 1 ? [...deps.providers.values()][0] : undefined;
+    if (only !== undefined) return startLogin(req, res, only);
+    const rd = encodeURIComponent(returnToFrom(req));
+    const buttons = [...deps.providers.values()]
+      .map((p) => `<a class="button" href="${escapeHtml(`${deps.prefix}/login/${p.id}?rd=${rd}`)}">Sign in with ${escapeHtml(p.displayName)}</a>`)
+      .join('\n');
+    sendHtml(res, 200, renderPage('Sign in', `<h1>Sign in</h1>\n${buttons}`));
+  });
+
+  router.get('/login/:provider', (req, res) => startLogin(req, res, providerFrom(req)));
+
+  router.get('/callback/:provider', async (req, res) => {
+    const provider = providerFrom(req);
+    const state = typeof req.query.state === 'string' ? req.query.state : '';
+    const pending = takePendingLogin(req, provider.id, state);
+    if (pending === null) throw new LoginStateInvalid(`callback for ${provider.id} with no matching login in this session`);
+    // Consumed before the code exchange: a replayed callback finds nothing, even if this one fails.
+    await saveSession(req);
+    if (deps.clock.now() - pending.createdAt >= PENDING_LOGIN_TTL_MS) {
+      throw new LoginStateInvalid(`callback for ${provider.id} after the login state expired`);
+    }
+
+    const callbackUrl = new URL(req.originalUrl, deps.publicUrl);
+    const { identity, idToken } = await provider.finishLogin(callbackUrl, pending);
+
+    // A new session id at login (session fixation): nothing from the anonymous session carries over.
+    await regenerateSession(req);
+    req.session.identity = identity;
+    req.session.authenticatedAt = deps.clock.now();
+    req.session.csrfToken = randomBytes(24).toString('base64url');
+    if (idToken !== undefined) req.session.idToken = idToken;
+    await saveSession(req);
+    deps.log.info({ event: 'login', outcome: 'success', providerId: provider.id, subject: identity.subject }, 'signed in');
+    sendRedirect(res, 302, pending.returnTo);
+  });
+
+  return router;
+}
+
+/** Removes and returns the pending login with this state, if this browser's session has one. */
+function takePendingLogin(req: Request, providerId: string, state: string): PendingLogin | null {
+  const pendings = req.session.pendingLogins ?? [];
+  const match = state === '' ? undefined : pendings.find((p) => p.state === state && p.providerId === providerId);
+  if (match === undefined) return null;
+  req.session.pendingLogins = pendings.filter((p) => p !== match);
+  return match;
+}

@@ -1,0 +1,58 @@
+// The hot path's session lookup: cookie → signed id → store record → timeouts. No express-session,
+// no database, no IdP: everything it needs was put in the session at login.
+import type { IncomingMessage } from 'node:http';
+import signature from 'cookie-signature';
+import type { Clock } from '../core/clock.js';
+import type { Identity } from '../core/identity.js';
+import { readCookie } from './cookie.js';
+import type { SessionTimeouts, StoredSessionRecord } from './session-data.js';
+import type { SessionReader } from './session-reader.js';
+
+export interface ActiveSession {
+  readonly id: string;
+  readonly identity: Identity;
+  readonly authenticatedAt: number;
+}
+
+export interface SessionLookup {
+  lookup(req: IncomingMessage): Promise<ActiveSession | null>;
+}
+
+export function createSessionLookup(deps: {
+  cookieName: string;
+  /** First signs, all verify (rotation). */
+  secrets: readonly string[];
+  reader: SessionReader;
+  timeouts: SessionTimeouts;
+  clock: Clock;
+}): SessionLookup {
+  const { cookieName, secrets, reader, timeouts, clock } = deps;
+
+  function sessionIdFrom(req: IncomingMessage): string | null {
+    const raw = readCookie(req.headers.cookie, cookieName);
+    // express-session writes 's:' + id + '.' + HMAC-SHA256; anything else is not ours.
+    if (raw === undefined || !raw.startsWith('s:')) return null;
+    const signed = raw.slice(2);
+    for (const secret of secrets) {
+      const id = signature.unsign(signed, secret);
+      if (id !== false) return id;
+    }
+    return null;
+  }
+
+  function activeFrom(id: string, record: StoredSessionRecord | undefined): ActiveSession | null {
+    if (record?.identity === undefined || record.authenticatedAt === undefined) return null;
+    if (clock.now() >= record.authenticatedAt + timeouts.absoluteMs) return null;
+    reader.extend(id, record);
+    return { id, identity: record.identity, authenticatedAt: record.authenticatedAt };
+  }
+
+  return {
+    async lookup(req) {
+      const id = sessionIdFrom(req);
+      if (id === null) return null;
+      const record = await reader.read(id);
+      return activeFrom(id, record);
+    },
+  };
+}
