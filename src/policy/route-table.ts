@@ -19,6 +19,7 @@ interface Matcher {
   hostSuffix: string | null;
   /** The path prefix without its trailing slash ('' for '/'). */
   pathBase: string;
+  loosePathBase: string;
   specificity: number;
 }
 
@@ -38,10 +39,16 @@ export function compileRoutes(routes: readonly RouteConfig[]): RouteTable {
     routes: matchers.map((m) => m.route),
     hosts: routes.flatMap((route) => (route.host === undefined ? [] : [route.host])),
     match(host, path) {
+      const loosePath = loosenPath(path);
       for (const m of matchers) {
         if (m.hostExact !== null && m.hostExact !== host) continue;
         if (m.hostSuffix !== null && !(host.endsWith(m.hostSuffix) && host.length > m.hostSuffix.length)) continue;
-        if (path === m.pathBase || path.startsWith(`${m.pathBase}/`)) return m.route;
+        // A variant spelling may only ever land on a stricter route: protected routes match
+        // regardless of case and ;parameters (IIS, Tomcat, Spring serve '/ADMINS;x/' as '/admins/'),
+        // public routes only on the exact path.
+        const candidate = m.route.isPublic ? path : loosePath;
+        const base = m.route.isPublic ? m.pathBase : m.loosePathBase;
+        if (candidate === base || candidate.startsWith(`${base}/`)) return m.route;
       }
       return null;
     },
@@ -67,6 +74,13 @@ function compileOne(route: RouteConfig): Matcher {
     hostExact: host !== null && !wildcard ? host : null,
     hostSuffix: wildcard && host !== null ? host.slice(host.indexOf('.')) : null,
     pathBase,
+    loosePathBase: loosenPath(pathBase),
     specificity: hostRank * 100_000 + pathBase.length,
   };
+}
+
+/** Lowercase, without ';parameters' in any segment: the spelling lenient upstreams resolve a path to. */
+function loosenPath(path: string): string {
+  const lower = path.toLowerCase();
+  return lower.includes(';') ? lower.replace(/;[^/]*/g, '') : lower;
 }
