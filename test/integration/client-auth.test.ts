@@ -1,0 +1,108 @@
+// The three client authentication methods and claim mapping, each against the real local IdP.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { loginAtLocalIdp, TestBrowser } from '../support/browser.js';
+import { CLIENT_ID, CLIENT_SECRET, startStack, type StackOptions } from '../support/gateway-stack.js';
+
+const api = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
+
+async function loginAndEcho(options: StackOptions, user: string): Promise<Record<string, string>> {
+  const stack = await startStack(options);
+  try {
+    const browser = new TestBrowser();
+    const { final: loginPage } = await browser.navigate(`${stack.publicUrl}/`);
+    const { final: landing } = await loginAtLocalIdp(browser, loginPage, user, user);
+    assert.equal(landing.status, 200, landing.body.slice(0, 300));
+    const echo = await browser.request(`${stack.publicUrl}/`, { headers: api });
+    return (JSON.parse(echo.body) as { headers: Record<string, string> }).headers;
+  } finally {
+    await stack.close();
+  }
+}
+
+describe('client authentication at the token endpoint', () => {
+  test('client_secret_post', async () => {
+    const headers = await loginAndEcho(
+      {
+        provider: { clientAuth: 'client_secret_post' },
+        idpClient: (callback, loggedOut) => ({
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [callback],
+          post_logout_redirect_uris: [loggedOut],
+          token_endpoint_auth_method: 'client_secret_post',
+        }),
+      },
+      'alice',
+    );
+    assert.equal(headers['x-auth-request-user'], 'alice');
+  });
+
+  for (const keyType of ['ec', 'rsa'] as const) {
+    test(`private_key_jwt with an ${keyType.toUpperCase()} key`, async () => {
+      const { privateKey, publicKey } =
+        keyType === 'ec'
+          ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+          : generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'gw-1', use: 'sig', alg: keyType === 'ec' ? 'ES256' : 'RS256' };
+      const headers = await loginAndEcho(
+        {
+          provider: {
+            clientAuth: 'private_key_jwt',
+            clientSecret: undefined,
+            privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+            privateKeyId: 'gw-1',
+          },
+          idpClient: (callback, loggedOut) => ({
+            client_id: CLIENT_ID,
+            redirect_uris: [callback],
+            post_logout_redirect_uris: [loggedOut],
+            token_endpoint_auth_method: 'private_key_jwt',
+            jwks: { keys: [publicJwk] },
+          }),
+        },
+        'bob',
+      );
+      assert.equal(headers['x-auth-request-user'], 'bob');
+    });
+  }
+
+  test('a wrong client secret fails the login with a clear refusal, no session', async () => {
+    const stack = await startStack({ provider: { clientSecret: 'not-the-secret' } });
+    try {
+      const browser = new TestBrowser();
+      const { final: loginPage } = await browser.navigate(`${stack.publicUrl}/`);
+      const { final } = await loginAtLocalIdp(browser, loginPage, 'alice', 'alice');
+      assert.equal(final.status, 401);
+      assert.match(final.body, /PC_LOGIN_REJECTED/);
+      assert.doesNotMatch(final.body, /not-the-secret/);
+      assert.equal((await browser.request(`${stack.publicUrl}/`, { headers: api })).status, 401);
+      assert.doesNotMatch(stack.primary.logs.text, /not-the-secret/);
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
+describe('claim mapping', () => {
+  test('groups from a dot path (realm_access.roles) and username from a chosen claim', async () => {
+    const headers = await loginAndEcho({ provider: { claims: { username: 'email', groups: 'realm_access.roles' } } }, 'bob');
+    assert.equal(headers['x-auth-request-user'], 'bob@example.com');
+    assert.equal(headers['x-auth-request-groups'], 'eng');
+  });
+
+  test('without the groups scope the user has no groups and /admins/ is denied', async () => {
+    const stack = await startStack({ provider: { scopes: ['openid', 'profile', 'email'] } });
+    try {
+      const browser = new TestBrowser();
+      const { final: loginPage } = await browser.navigate(`${stack.publicUrl}/`);
+      await loginAtLocalIdp(browser, loginPage, 'alice', 'alice');
+      assert.equal((await browser.request(`${stack.publicUrl}/admins/`, { headers: api })).status, 403);
+      const echo = await browser.request(`${stack.publicUrl}/`, { headers: api });
+      assert.equal((JSON.parse(echo.body) as { headers: Record<string, string> }).headers['x-auth-request-groups'], '');
+    } finally {
+      await stack.close();
+    }
+  });
+});
