@@ -2,6 +2,7 @@
 // Unknown keys are errors (a typo must not silently fall back to a default). Secrets arrive here
 // already read from their *File keys (config/load.ts), so the schema only knows the value keys.
 import { createPrivateKey } from 'node:crypto';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDurationMs } from '../core/duration.js';
 import { HEADER_NAME_PATTERN } from '../core/header-names.js';
@@ -60,7 +61,18 @@ export const serverSchema = z.strictObject({
    * Which peers may tell us the client address and scheme (X-Forwarded-*): a number of hops, or a list
    * of addresses/CIDRs (and 'loopback', 'linklocal', 'uniquelocal'). 0, the default, trusts nobody.
    */
-  trustProxy: z.union([z.number().int().min(0).max(10), z.array(z.string().min(1)).min(1)]).default(0),
+  trustProxy: z
+    .union([z.number().int().min(0).max(10), z.array(z.string().min(1)).min(1)])
+    .default(0)
+    .refine((value) => {
+      if (typeof value === 'number') return true;
+      try {
+        proxyAddr.compile(value);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a hop count or a list of IP addresses, CIDRs, loopback, linklocal or uniquelocal'),
   /** Hosts besides publicUrl's and the routes' that a post-login return URL may point at. */
   allowedRedirectHosts: z.array(hostPattern).default([]),
   /** Seconds to let in-flight requests finish after SIGTERM before closing. */
