@@ -74,12 +74,18 @@ export function crossCheck(config: Config): CrossCheckResult {
   });
 
   const routeIds = new Set<string>();
+  // '/a' and '/a/' are the same segment: two such routes would silently shadow one another.
+  const routeKeys = new Map<string, number>();
   const prefix = config.server.prefix;
   config.routes.forEach((route, index) => {
     const at = `routes.${index}`;
     const id = routeIdOf(route);
     if (routeIds.has(id)) error(`${at}.id`, `duplicates route id '${id}' (give one route an explicit id)`);
     routeIds.add(id);
+    const key = `${route.host ?? '*'} ${route.path.replace(/\/+$/, '').toLowerCase()}`;
+    const earlier = routeKeys.get(key);
+    if (earlier !== undefined) error(`${at}.path`, `matches the same requests as routes.${earlier}`);
+    else routeKeys.set(key, index);
     if (route.path === prefix || route.path.startsWith(`${prefix}/`)) {
       error(`${at}.path`, `is inside the gateway's reserved prefix ${prefix}`);
     }

@@ -64,15 +64,17 @@ export function parseConfigText(
 
   const context: LoadContext = { env: options.env, baseDir: options.baseDir, issues: [], fileKeyPaths: new Map() };
   const expanded = resolveValue(raw, [], context);
-  if (context.issues.length > 0) return { ok: false, error: context.issues };
-
   const parsed = configSchema.safeParse(expanded);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => ({
-      path: nameAsWritten(issue.path.map(String).join('.'), context.fileKeyPaths),
-      message: describeIssue(issue),
-    }));
-    return { ok: false, error: issues };
+  if (!parsed.success || context.issues.length > 0) {
+    // Report schema problems too, except on keys already reported (an unset ${VAR} or an unreadable file).
+    const reported = new Set(context.issues.map((issue) => issue.path));
+    const schemaIssues = (parsed.error?.issues ?? [])
+      .map((issue) => ({
+        path: nameAsWritten(issue.path.map(String).join('.'), context.fileKeyPaths),
+        message: describeIssue(issue),
+      }))
+      .filter((issue) => ![...reported].some((path) => issue.path === path || path.startsWith(`${issue.path}.`) || isFileKeyOf(path, issue.path)));
+    return { ok: false, error: [...context.issues, ...schemaIssues] };
   }
 
   const { errors, warnings } = crossCheck(parsed.data);
@@ -133,6 +135,11 @@ function substituteEnv(text: string, path: string[], context: LoadContext): stri
     context.issues.push({ path: path.join('.') || '(root)', message: `refers to environment variable ${name}, which is not set` });
     return '';
   });
+}
+
+/** 'a.secretFile' was reported; the schema then misses 'a.secret'. */
+function isFileKeyOf(reportedPath: string, schemaPath: string): boolean {
+  return reportedPath === `${schemaPath}File`;
 }
 
 function nameAsWritten(path: string, fileKeyPaths: ReadonlyMap<string, string>): string {

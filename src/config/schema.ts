@@ -16,9 +16,21 @@ function durationBetween(minMs: number, maxMs: number, minText: string, maxText:
   return duration.refine((ms) => ms >= minMs && ms <= maxMs, `must be between ${minText} and ${maxText}`);
 }
 
+/** zod runs refinements even after the URL check failed, so they must not assume a parsable URL. */
+function parsedUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
 const httpUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-  .refine((text) => new URL(text).username === '' && new URL(text).password === '', 'must not carry credentials');
+  .refine((text) => {
+    const url = parsedUrl(text);
+    return url === null || (url.username === '' && url.password === '');
+  }, 'must not carry credentials');
 
 /** An exact hostname, or '*.example.com' / '.example.com' for every subdomain of example.com. */
 const hostPattern = z
@@ -49,8 +61,8 @@ export const serverSchema = z.strictObject({
     .refine((text) => /^(\[[0-9a-f:.]+\]:|[^:\s]+:)?\d{1,5}$/i.test(text), 'must be host:port or a port'),
   /** The URL users reach the gateway at; cookie flags and redirect URIs derive from it. */
   publicUrl: httpUrl.refine((text) => {
-    const url = new URL(text);
-    return url.pathname === '/' && url.search === '' && url.hash === '';
+    const url = parsedUrl(text);
+    return url === null || (url.pathname === '/' && url.search === '' && url.hash === '');
   }, 'must be an origin without a path, such as https://apps.example.com'),
   /** The gateway's own routes live under this single path segment. */
   prefix: z

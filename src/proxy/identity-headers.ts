@@ -45,7 +45,7 @@ export function setIdentityHeaders(
   headers[plan.user] = headerSafe(identity.username);
   if (identity.email !== null) headers[plan.email] = headerSafe(identity.email);
   if (identity.name !== null) headers[plan.name] = headerSafe(identity.name);
-  headers[plan.groups] = identity.groups.map(headerSafe).join(',');
+  headers[plan.groups] = identity.groups.map(groupHeaderSafe).join(',');
   headers[plan.assertion] = assertion;
 }
 
@@ -56,4 +56,9 @@ export function setIdentityHeaders(
 function headerSafe(value: string): string {
   // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
+/** A comma inside a group name would read as two groups in the comma-separated header. */
+function groupHeaderSafe(group: string): string {
+  return group.includes(',') ? encodeURIComponent(group) : headerSafe(group);
 }

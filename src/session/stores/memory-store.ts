@@ -51,6 +51,11 @@ export class MemorySessionStore extends session.Store {
     const entry = this.#entries.get(sid);
     if (entry === undefined) return;
     const now = this.#clock.now();
+    // An expired record the sweeper has not reached yet stays expired, as an expired Redis key does.
+    if (entry.expiresAt <= now) {
+      this.#entries.delete(sid);
+      return;
+    }
     if (now - entry.extendedAt < EXTEND_EVERY_MS) return;
     entry.expiresAt = now + storeTtlMs(entry.record, this.#timeouts, now);
     entry.extendedAt = now;
