@@ -50,7 +50,11 @@ export async function loadSigningKeys(
   return loadOrGenerateKeys(join(dataDir, 'signing-keys.json'), config.rotateAfter, clock);
 }
 
-async function loadOrGenerateKeys(file: string, rotateAfterMs: number, clock: Clock): Promise<SigningKeyRing> {
+async function loadOrGenerateKeys(
+  file: string,
+  rotateAfterMs: number,
+  clock: Clock,
+): Promise<SigningKeyRing> {
   const stored = readKeysFile(file);
   const now = clock.now();
   const newest = stored.keys[0];
@@ -61,7 +65,10 @@ async function loadOrGenerateKeys(file: string, rotateAfterMs: number, clock: Cl
     writeKeysFile(file, { version: 1, keys });
   }
   const [currentStored, previousStored] = keys as [StoredKey, ...StoredKey[]];
-  const current = await signingKeyFrom(createPrivateKey({ key: currentStored.privateJwk, format: 'jwk' }), file);
+  const current = await signingKeyFrom(
+    createPrivateKey({ key: currentStored.privateJwk, format: 'jwk' }),
+    file,
+  );
   const previous =
     previousStored === undefined
       ? null
@@ -83,7 +90,9 @@ function readKeysFile(file: string): KeysFile {
     return parsed;
   } catch {
     // Refuse rather than silently replace: replacing would break every app that cached the old key.
-    throw new SigningKeyError(`${file} is not a Portcullis signing key file; move it away to generate a new key`);
+    throw new SigningKeyError(
+      `${file} is not a Portcullis signing key file; move it away to generate a new key`,
+    );
   }
 }
 
@@ -96,7 +105,9 @@ function writeKeysFile(file: string, content: KeysFile): void {
 
 async function signingKeyFrom(privateKey: KeyObject, source: string): Promise<SigningKey> {
   if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new SigningKeyError(`${source}: must be an EC P-256 private key (assertions are signed with ES256)`);
+    throw new SigningKeyError(
+      `${source}: must be an EC P-256 private key (assertions are signed with ES256)`,
+    );
   }
   const { kty, crv, x, y } = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
   const base = { kty, crv, x, y } as JWK;
@@ -105,6 +116,9 @@ async function signingKeyFrom(privateKey: KeyObject, source: string): Promise<Si
 }
 
 function ring(current: SigningKey, previous: SigningKey | null): SigningKeyRing {
-  const keys = previous === null || previous.kid === current.kid ? [current.publicJwk] : [current.publicJwk, previous.publicJwk];
+  const keys =
+    previous === null || previous.kid === current.kid
+      ? [current.publicJwk]
+      : [current.publicJwk, previous.publicJwk];
   return { current, previous, jwks: { keys } };
 }

@@ -6,7 +6,9 @@ import { createLogger } from '../observability/logger.js';
 export async function runServe(file: string): Promise<number> {
   const loaded = loadConfigFile(file);
   if (!loaded.ok) {
-    process.stderr.write(`portcullis: ${file}: configuration refused, not starting:\n${formatIssues(loaded.error)}\n`);
+    process.stderr.write(
+      `portcullis: ${file}: configuration refused, not starting:\n${formatIssues(loaded.error)}\n`,
+    );
     return 1;
   }
   const { config, warnings } = loaded.value;
@@ -14,10 +16,16 @@ export async function runServe(file: string): Promise<number> {
   for (const warning of warnings) log.warn({ key: warning.path }, warning.message);
 
   const gateway = await startGateway(config, { log });
-  log.info({ listen: config.server.listen, publicUrl: config.server.publicUrl, url: gateway.url }, 'portcullis listening');
+  log.info(
+    { listen: config.server.listen, publicUrl: config.server.publicUrl, url: gateway.url },
+    'portcullis listening',
+  );
   for (const provider of config.providers) {
     log.info(
-      { provider: provider.id, redirectUri: new URL(`${config.server.prefix}/callback/${provider.id}`, config.server.publicUrl).href },
+      {
+        provider: provider.id,
+        redirectUri: new URL(`${config.server.prefix}/callback/${provider.id}`, config.server.publicUrl).href,
+      },
       'register this redirect URI at the identity provider',
     );
   }

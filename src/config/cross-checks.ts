@@ -38,13 +38,19 @@ export function crossCheck(config: Config): CrossCheckResult {
     error('session.redis', 'is required when session.store is redis');
   }
   if (session.cookieName?.startsWith('__Host-') && session.cookieDomain !== undefined) {
-    error('session.cookieName', 'a __Host- cookie cannot carry a Domain: remove session.cookieDomain or rename');
+    error(
+      'session.cookieName',
+      'a __Host- cookie cannot carry a Domain: remove session.cookieDomain or rename',
+    );
   }
   if (session.cookieName?.startsWith('__Host-') && publicUrl.protocol !== 'https:') {
     error('session.cookieName', 'a __Host- cookie needs an https publicUrl (browsers refuse it otherwise)');
   }
   if (session.absoluteTimeout < session.idleTimeout) {
-    warn('session.absoluteTimeout', 'is shorter than session.idleTimeout: sessions end at the absolute timeout');
+    warn(
+      'session.absoluteTimeout',
+      'is shorter than session.idleTimeout: sessions end at the absolute timeout',
+    );
   }
   if (session.store === 'redis' && config.assertion.signingKey === undefined) {
     warn(
@@ -69,7 +75,10 @@ export function crossCheck(config: Config): CrossCheckResult {
       error(`${at}.issuer`, 'is plain http: set insecureAllowHttpIssuer: true for a local test IdP only');
     }
     if (provider.insecureAllowHttpIssuer) {
-      warn(`${at}.insecureAllowHttpIssuer`, 'plain-HTTP issuer allowed: tokens can be read or forged in transit');
+      warn(
+        `${at}.insecureAllowHttpIssuer`,
+        'plain-HTTP issuer allowed: tokens can be read or forged in transit',
+      );
     }
   });
 
@@ -104,7 +113,8 @@ export function crossCheck(config: Config): CrossCheckResult {
   const seenHeaders = new Map<string, string>();
   for (const [key, name] of Object.entries(config.headers)) {
     const canonical = canonicalHeaderName(name);
-    if (RESERVED_HEADER_NAMES.has(canonical)) error(`headers.${key}`, `'${name}' is a header the gateway must not reuse`);
+    if (RESERVED_HEADER_NAMES.has(canonical))
+      error(`headers.${key}`, `'${name}' is a header the gateway must not reuse`);
     const other = seenHeaders.get(canonical);
     if (other !== undefined) error(`headers.${key}`, `'${name}' is the same header as headers.${other}`);
     seenHeaders.set(canonical, key);

@@ -36,12 +36,20 @@ interface LoadContext {
   fileKeyPaths: Map<string, string>;
 }
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Result<LoadedConfig, ConfigIssue[]> {
+export function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Result<LoadedConfig, ConfigIssue[]> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    return { ok: false, error: [{ path: '(file)', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` }] };
+    return {
+      ok: false,
+      error: [
+        { path: '(file)', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` },
+      ],
+    };
   }
   return parseConfigText(text, { env, baseDir: dirname(resolve(file)), source: file });
 }
@@ -54,15 +62,26 @@ export function parseConfigText(
   if (document.errors.length > 0) {
     return {
       ok: false,
-      error: document.errors.map((err) => ({ path: '(syntax)', message: err.message.split('\n')[0] ?? err.message })),
+      error: document.errors.map((err) => ({
+        path: '(syntax)',
+        message: err.message.split('\n')[0] ?? err.message,
+      })),
     };
   }
   const raw = document.toJS() as Json;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { ok: false, error: [{ path: '(root)', message: 'must be a mapping of sections (server, session, ...)' }] };
+    return {
+      ok: false,
+      error: [{ path: '(root)', message: 'must be a mapping of sections (server, session, ...)' }],
+    };
   }
 
-  const context: LoadContext = { env: options.env, baseDir: options.baseDir, issues: [], fileKeyPaths: new Map() };
+  const context: LoadContext = {
+    env: options.env,
+    baseDir: options.baseDir,
+    issues: [],
+    fileKeyPaths: new Map(),
+  };
   const expanded = resolveValue(raw, [], context);
   const parsed = configSchema.safeParse(expanded);
   if (!parsed.success || context.issues.length > 0) {
@@ -73,7 +92,13 @@ export function parseConfigText(
         path: nameAsWritten(issue.path.map(String).join('.'), context.fileKeyPaths),
         message: describeIssue(issue),
       }))
-      .filter((issue) => ![...reported].some((path) => issue.path === path || path.startsWith(`${issue.path}.`) || isFileKeyOf(path, issue.path)));
+      .filter(
+        (issue) =>
+          ![...reported].some(
+            (path) =>
+              issue.path === path || path.startsWith(`${issue.path}.`) || isFileKeyOf(path, issue.path),
+          ),
+      );
     return { ok: false, error: [...context.issues, ...schemaIssues] };
   }
 
@@ -85,7 +110,8 @@ export function parseConfigText(
 /** Substitutes ${VAR} and reads *File keys, depth first, recording problems by path. */
 function resolveValue(value: Json, path: string[], context: LoadContext): Json {
   if (typeof value === 'string') return substituteEnv(value, path, context);
-  if (Array.isArray(value)) return value.map((item, index) => resolveValue(item, [...path, String(index)], context));
+  if (Array.isArray(value))
+    return value.map((item, index) => resolveValue(item, [...path, String(index)], context));
   if (value === null || typeof value !== 'object') return value;
 
   const out: { [key: string]: Json } = {};
@@ -94,7 +120,10 @@ function resolveValue(value: Json, path: string[], context: LoadContext): Json {
     if (base !== null && SECRET_KEYS.has(base)) {
       const filePath = [...path, key].join('.');
       if (Object.hasOwn(value, base)) {
-        context.issues.push({ path: filePath, message: `cannot be combined with ${[...path, base].join('.')}: set one` });
+        context.issues.push({
+          path: filePath,
+          message: `cannot be combined with ${[...path, base].join('.')}: set one`,
+        });
         continue;
       }
       const fileName = resolveValue(child, [...path, key], context);
@@ -127,14 +156,20 @@ function readSecretFile(file: string, keyPath: string, context: LoadContext): st
 
 /** ${VAR} or ${VAR:-default}; $${ stays a literal ${. Substitution happens on parsed values, never on the YAML text, so an environment value cannot inject keys. */
 function substituteEnv(text: string, path: string[], context: LoadContext): string {
-  return text.replace(/\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, escaped, name: string, fallback?: string) => {
-    if (escaped !== undefined) return whole.slice(1);
-    const value = context.env[name];
-    if (value !== undefined && value !== '') return value;
-    if (fallback !== undefined) return fallback;
-    context.issues.push({ path: path.join('.') || '(root)', message: `refers to environment variable ${name}, which is not set` });
-    return '';
-  });
+  return text.replace(
+    /\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+    (whole, escaped, name: string, fallback?: string) => {
+      if (escaped !== undefined) return whole.slice(1);
+      const value = context.env[name];
+      if (value !== undefined && value !== '') return value;
+      if (fallback !== undefined) return fallback;
+      context.issues.push({
+        path: path.join('.') || '(root)',
+        message: `refers to environment variable ${name}, which is not set`,
+      });
+      return '';
+    },
+  );
 }
 
 /** 'a.secretFile' was reported; the schema then misses 'a.secret'. */
@@ -144,12 +179,18 @@ function isFileKeyOf(reportedPath: string, schemaPath: string): boolean {
 
 function nameAsWritten(path: string, fileKeyPaths: ReadonlyMap<string, string>): string {
   for (const [valuePath, filePath] of fileKeyPaths) {
-    if (path === valuePath || path.startsWith(`${valuePath}.`)) return `${filePath}${path.slice(valuePath.length)} (file content)`;
+    if (path === valuePath || path.startsWith(`${valuePath}.`))
+      return `${filePath}${path.slice(valuePath.length)} (file content)`;
   }
   return path === '' ? '(root)' : path;
 }
 
-function describeIssue(issue: { code: string; message: string; keys?: readonly PropertyKey[]; path: readonly PropertyKey[] }): string {
+function describeIssue(issue: {
+  code: string;
+  message: string;
+  keys?: readonly PropertyKey[];
+  path: readonly PropertyKey[];
+}): string {
   if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${String(k)}'`).join(', ')}`;
   }

@@ -37,7 +37,10 @@ const hostPattern = z
   .string()
   .transform((text) => text.trim().toLowerCase().replace(/\.$/, ''))
   .refine(
-    (text) => /^(\*\.|\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(:\d{1,5})?$/.test(text),
+    (text) =>
+      /^(\*\.|\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(:\d{1,5})?$/.test(
+        text,
+      ),
     'must be a hostname such as app.example.com, or *.example.com for its subdomains',
   );
 
@@ -126,9 +129,7 @@ export const sessionSchema = z.strictObject({
     .default({ maxSessions: 100_000 }),
   redis: z
     .strictObject({
-      url: z
-        .string()
-        .refine((text) => /^rediss?:\/\//.test(text), 'must be a redis:// or rediss:// URL'),
+      url: z.string().refine((text) => /^rediss?:\/\//.test(text), 'must be a redis:// or rediss:// URL'),
       keyPrefix: z.string().default('portcullis:'),
     })
     .optional(),
@@ -167,7 +168,9 @@ export const oidcProviderSchema = z.strictObject({
   /** Fetch userinfo after the code exchange (claims the ID token lacks are taken from it). */
   fetchUserinfo: z.boolean().default(true),
   /** The only ID token signature algorithm accepted (no 'none', no HS* with a public key). */
-  idTokenSigningAlg: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA']).default('RS256'),
+  idTokenSigningAlg: z
+    .enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])
+    .default('RS256'),
   /** Extra authorization request parameters, e.g. { prompt: login }. */
   authorizationParams: z.record(z.string(), z.string()).default({}),
   /** Allows an http:// issuer. Local test IdPs only: tokens can be read or forged in transit. */
@@ -180,7 +183,14 @@ export const allowSchema = z.strictObject({
   /** Any signed-in user. */
   authenticated: z.boolean().default(false),
   groups: z.array(z.string().min(1)).default([]),
-  emails: z.array(z.string().min(3).transform((text) => text.toLowerCase())).default([]),
+  emails: z
+    .array(
+      z
+        .string()
+        .min(3)
+        .transform((text) => text.toLowerCase()),
+    )
+    .default([]),
   emailDomains: z.array(hostPattern).default([]),
 });
 
@@ -193,7 +203,10 @@ export const routeSchema = z.strictObject({
   /** Exact host, or *.example.com. Absent: any host. */
   host: hostPattern.optional(),
   /** Path prefix, matched on whole segments of the normalised path. */
-  path: z.string().regex(/^\/[^\s?#\\]*$/, 'must start with / and hold no spaces, ? or #').default('/'),
+  path: z
+    .string()
+    .regex(/^\/[^\s?#\\]*$/, 'must start with / and hold no spaces, ? or #')
+    .default('/'),
   upstream: httpUrl,
   /** Skip authentication; identity headers sent by the client are still stripped. */
   public: z.boolean().default(false),

@@ -92,7 +92,8 @@ export class LoginLoopDetected extends GatewayError {
 export class CsrfRejected extends GatewayError {
   readonly code = 'PC_CSRF_REJECTED';
   readonly status = 403;
-  readonly publicMessage = 'This form has expired or did not come from this site. Reload the page and try again.';
+  readonly publicMessage =
+    'This form has expired or did not come from this site. Reload the page and try again.';
 }
 
 export class NotSignedIn extends GatewayError {

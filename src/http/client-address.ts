@@ -11,7 +11,14 @@ export interface ClientAddressing {
   isTrustedPeer(req: IncomingMessage): boolean;
 }
 
-const FORWARDED_HEADER_NAMES = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip'];
+const FORWARDED_HEADER_NAMES = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+];
 
 export function createClientAddressing(trustProxy: number | readonly string[]): ClientAddressing {
   const trust =
@@ -36,7 +43,8 @@ export function createClientAddressing(trustProxy: number | readonly string[]): 
         if (FORWARDED_HEADER_NAMES.includes(name.replaceAll('_', '-'))) delete headers[name];
       }
       headers['x-forwarded-for'] = [...chain, peerOf(req)].join(', ');
-      headers['x-forwarded-proto'] = proto ?? ('encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
+      headers['x-forwarded-proto'] =
+        proto ?? ('encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http');
       if (host !== undefined) headers['x-forwarded-host'] = host;
       else if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
     },

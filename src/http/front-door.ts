@@ -17,7 +17,11 @@ import { loginReturnUrlFor } from '../login/return-url.js';
 import type { Logger } from '../observability/logger.js';
 import { decide } from '../policy/decide.js';
 import type { CompiledRoute, RouteTable } from '../policy/route-table.js';
-import { setIdentityHeaders, stripIdentityHeaders, type IdentityHeaderPlan } from '../proxy/identity-headers.js';
+import {
+  setIdentityHeaders,
+  stripIdentityHeaders,
+  type IdentityHeaderPlan,
+} from '../proxy/identity-headers.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { ActiveSession, SessionLookup } from '../session/lookup.js';
 import type { ClientAddressing } from './client-address.js';
@@ -65,7 +69,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     const host = normalizedHost(req.headers.host, deps.publicUrl);
     if (host === null) return { kind: 'error', error: new BadRequestTarget('invalid Host header') };
     const route = deps.routes.match(host, target.path);
-    if (route === null) return { kind: 'error', error: new RouteNotFound(`no route for ${host}${target.path}`) };
+    if (route === null)
+      return { kind: 'error', error: new RouteNotFound(`no route for ${host}${target.path}`) };
 
     // Whatever happens next, the client's own identity and forwarding headers never reach the app.
     stripIdentityHeaders(req.headers, deps.headerPlan);
@@ -84,10 +89,16 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       case 'deny':
         return {
           kind: 'error',
-          error: new AccessDenied(`${decision.identity.subject} denied on route ${route.id}: ${decision.reasons.join(',')}`),
+          error: new AccessDenied(
+            `${decision.identity.subject} denied on route ${route.id}: ${decision.reasons.join(',')}`,
+          ),
         };
       case 'allow': {
-        const assertion = await deps.assertions.assertionFor((session as ActiveSession).id, decision.identity, route.id);
+        const assertion = await deps.assertions.assertionFor(
+          (session as ActiveSession).id,
+          decision.identity,
+          route.id,
+        );
         setIdentityHeaders(req.headers, deps.headerPlan, decision.identity, assertion);
         hideSessionCookie(req, deps.sessionCookieName);
         return { kind: 'forward', route };
@@ -117,7 +128,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
               logAccess(req, admission.route);
               return deps.upstream.forward(req, res, admission.route);
             case 'login':
-              if (isBrowserNavigation(req.method, req.headers)) return sendRedirect(res, 302, admission.loginUrl);
+              if (isBrowserNavigation(req.method, req.headers))
+                return sendRedirect(res, 302, admission.loginUrl);
               return sendJson(res, 401, {
                 error: 'PC_LOGIN_REQUIRED',
                 message: new LoginRequired('').publicMessage,
@@ -196,6 +208,11 @@ function refuseUpgrade(socket: Duplex, error: GatewayError): void {
 }
 
 function statusText(status: number): string {
-  const texts: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' };
+  const texts: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+  };
   return texts[status] ?? 'Error';
 }

@@ -14,7 +14,8 @@ export const GATEWAY_PAGE_HEADERS: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   // No scripts at all; forms may post only to this origin's gateway routes.
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
 };
 
 export function renderPage(title: string, bodyHtml: string): string {
@@ -31,7 +32,12 @@ h1{font-size:1.35rem;margin:0 0 1rem}p{line-height:1.5}
 <body><main>${bodyHtml}</main></body></html>`;
 }
 
-export function sendHtml(res: ServerResponse, status: number, html: string, extraHeaders: Record<string, string> = {}): void {
+export function sendHtml(
+  res: ServerResponse,
+  status: number,
+  html: string,
+  extraHeaders: Record<string, string> = {},
+): void {
   res.writeHead(status, {
     ...GATEWAY_PAGE_HEADERS,
     ...extraHeaders,
@@ -41,7 +47,12 @@ export function sendHtml(res: ServerResponse, status: number, html: string, extr
   res.end(html);
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  extraHeaders: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...GATEWAY_PAGE_HEADERS,
@@ -52,7 +63,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, ext
   res.end(text);
 }
 
-export function sendRedirect(res: ServerResponse, status: 302 | 303, location: string, extraHeaders: Record<string, string> = {}): void {
+export function sendRedirect(
+  res: ServerResponse,
+  status: 302 | 303,
+  location: string,
+  extraHeaders: Record<string, string> = {},
+): void {
   res.writeHead(status, { ...GATEWAY_PAGE_HEADERS, ...extraHeaders, location, 'content-length': 0 });
   res.end();
 }

@@ -42,7 +42,8 @@ export function compileRoutes(routes: readonly RouteConfig[]): RouteTable {
       const loosePath = loosenPath(path);
       for (const m of matchers) {
         if (m.hostExact !== null && m.hostExact !== host) continue;
-        if (m.hostSuffix !== null && !(host.endsWith(m.hostSuffix) && host.length > m.hostSuffix.length)) continue;
+        if (m.hostSuffix !== null && !(host.endsWith(m.hostSuffix) && host.length > m.hostSuffix.length))
+          continue;
         // A variant spelling may only ever land on a stricter route: protected routes match
         // regardless of case and ;parameters (IIS, Tomcat, Spring serve '/ADMINS;x/' as '/admins/'),
         // public routes only on the exact path.

@@ -13,14 +13,30 @@ export interface Upstream {
   close(): void;
 }
 
-export function createUpstream(options: { onError: (err: Error, req: IncomingMessage, res: ServerResponse) => void }): Upstream {
-  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
-  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' });
+export function createUpstream(options: {
+  onError: (err: Error, req: IncomingMessage, res: ServerResponse) => void;
+}): Upstream {
+  const httpAgent = new HttpAgent({
+    keepAlive: true,
+    maxSockets: 256,
+    maxFreeSockets: 64,
+    scheduling: 'lifo',
+  });
+  const httpsAgent = new HttpsAgent({
+    keepAlive: true,
+    maxSockets: 256,
+    maxFreeSockets: 64,
+    scheduling: 'lifo',
+  });
   const proxy = createProxyServer({ xfwd: false, ws: true, proxyTimeout: 120_000 });
 
   proxy.on('error', (err, req, resOrSocket) => {
     if (resOrSocket !== undefined && 'writeHead' in resOrSocket) {
-      options.onError(new UpstreamUnavailable(`upstream error: ${err.message}`, { cause: err }), req, resOrSocket);
+      options.onError(
+        new UpstreamUnavailable(`upstream error: ${err.message}`, { cause: err }),
+        req,
+        resOrSocket,
+      );
     } else {
       resOrSocket?.destroy();
     }

@@ -39,7 +39,9 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
     if (round.looping) throw new LoginLoopDetected(`login loop for provider ${provider.id}`);
 
     const { authorizationUrl, pending } = await provider.startLogin(returnToFrom(req), now);
-    const stillValid = (req.session.pendingLogins ?? []).filter((p) => now - p.createdAt < PENDING_LOGIN_TTL_MS);
+    const stillValid = (req.session.pendingLogins ?? []).filter(
+      (p) => now - p.createdAt < PENDING_LOGIN_TTL_MS,
+    );
     req.session.pendingLogins = [...stillValid, pending].slice(-MAX_PENDING_LOGINS);
     await saveSession(req);
     res.cookie(loopCookieName, round.nextValue, {
@@ -64,7 +66,10 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
     if (only !== undefined) return startLogin(req, res, only);
     const rd = encodeURIComponent(returnToFrom(req));
     const buttons = [...deps.providers.values()]
-      .map((p) => `<a class="button" href="${escapeHtml(`${deps.prefix}/login/${p.id}?rd=${rd}`)}">Sign in with ${escapeHtml(p.displayName)}</a>`)
+      .map(
+        (p) =>
+          `<a class="button" href="${escapeHtml(`${deps.prefix}/login/${p.id}?rd=${rd}`)}">Sign in with ${escapeHtml(p.displayName)}</a>`,
+      )
       .join('\n');
     sendHtml(res, 200, renderPage('Sign in', `<h1>Sign in</h1>\n${buttons}`));
   });
@@ -75,7 +80,8 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
     const provider = providerFrom(req);
     const state = typeof req.query.state === 'string' ? req.query.state : '';
     const pending = takePendingLogin(req, provider.id, state);
-    if (pending === null) throw new LoginStateInvalid(`callback for ${provider.id} with no matching login in this session`);
+    if (pending === null)
+      throw new LoginStateInvalid(`callback for ${provider.id} with no matching login in this session`);
     // Consumed before the code exchange: a replayed callback finds nothing, even if this one fails.
     await saveSession(req);
     if (deps.clock.now() - pending.createdAt >= PENDING_LOGIN_TTL_MS) {
@@ -92,7 +98,10 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
     req.session.csrfToken = randomBytes(24).toString('base64url');
     if (idToken !== undefined) req.session.idToken = idToken;
     await saveSession(req);
-    deps.log.info({ event: 'login', outcome: 'success', providerId: provider.id, subject: identity.subject }, 'signed in');
+    deps.log.info(
+      { event: 'login', outcome: 'success', providerId: provider.id, subject: identity.subject },
+      'signed in',
+    );
     sendRedirect(res, 302, pending.returnTo);
   });
 
@@ -102,7 +111,8 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
 /** Removes and returns the pending login with this state, if this browser's session has one. */
 function takePendingLogin(req: Request, providerId: string, state: string): PendingLogin | null {
   const pendings = req.session.pendingLogins ?? [];
-  const match = state === '' ? undefined : pendings.find((p) => p.state === state && p.providerId === providerId);
+  const match =
+    state === '' ? undefined : pendings.find((p) => p.state === state && p.providerId === providerId);
   if (match === undefined) return null;
   req.session.pendingLogins = pendings.filter((p) => p !== match);
   return match;

@@ -45,7 +45,10 @@ export function createLogoutRoutes(deps: LogoutRoutesDeps): Router {
       ...(deps.cookie.domain === undefined ? {} : { domain: deps.cookie.domain }),
     });
     if (identity !== undefined) {
-      deps.log.info({ event: 'logout', outcome: 'success', providerId: identity.providerId, subject: identity.subject }, 'signed out');
+      deps.log.info(
+        { event: 'logout', outcome: 'success', providerId: identity.providerId, subject: identity.subject },
+        'signed out',
+      );
     }
     const provider = identity === undefined ? undefined : deps.providers.get(identity.providerId);
     const endSession = await provider?.endSessionUrl(idToken, loggedOutUrl);
@@ -56,7 +59,10 @@ export function createLogoutRoutes(deps: LogoutRoutesDeps): Router {
     sendHtml(
       res,
       200,
-      renderPage('Signed out', `<h1>Signed out</h1><p>You have been signed out.</p><a class="button" href="/">Sign in again</a>`),
+      renderPage(
+        'Signed out',
+        `<h1>Signed out</h1><p>You have been signed out.</p><a class="button" href="/">Sign in again</a>`,
+      ),
     );
   });
 
@@ -72,7 +78,8 @@ function isSameOriginPost(req: Request, publicUrl: URL): boolean {
 function hasValidCsrfToken(req: Request): boolean {
   const expected = req.session.csrfToken;
   const body: unknown = req.body;
-  const given = body !== null && typeof body === 'object' ? (body as Record<string, unknown>).csrf : undefined;
+  const given =
+    body !== null && typeof body === 'object' ? (body as Record<string, unknown>).csrf : undefined;
   if (expected === undefined || typeof given !== 'string') return false;
   const a = Buffer.from(expected);
   const b = Buffer.from(given);

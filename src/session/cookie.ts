@@ -12,7 +12,11 @@ export function sessionCookieSettings(publicUrl: URL, session: SessionConfig): S
   const domain = session.cookieDomain?.replace(/^\*\./, '.');
   // __Host- (RFC 6265bis §4.1.3.2): browsers accept it only with Secure, Path=/ and no Domain,
   // so a sibling subdomain cannot plant or overwrite it. With a Domain, __Secure- is the best left.
-  const defaultName = !secure ? 'portcullis' : domain === undefined ? '__Host-portcullis' : '__Secure-portcullis';
+  const defaultName = !secure
+    ? 'portcullis'
+    : domain === undefined
+      ? '__Host-portcullis'
+      : '__Secure-portcullis';
   return { name: session.cookieName ?? defaultName, secure, domain };
 }
 

@@ -45,7 +45,12 @@ describe('client authentication at the token endpoint', () => {
         keyType === 'ec'
           ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
           : generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid: 'gw-1', use: 'sig', alg: keyType === 'ec' ? 'ES256' : 'RS256' };
+      const publicJwk = {
+        ...publicKey.export({ format: 'jwk' }),
+        kid: 'gw-1',
+        use: 'sig',
+        alg: keyType === 'ec' ? 'ES256' : 'RS256',
+      };
       const headers = await loginAndEcho(
         {
           provider: {
@@ -87,7 +92,10 @@ describe('client authentication at the token endpoint', () => {
 
 describe('claim mapping', () => {
   test('groups from a dot path (realm_access.roles) and username from a chosen claim', async () => {
-    const headers = await loginAndEcho({ provider: { claims: { username: 'email', groups: 'realm_access.roles' } } }, 'bob');
+    const headers = await loginAndEcho(
+      { provider: { claims: { username: 'email', groups: 'realm_access.roles' } } },
+      'bob',
+    );
     assert.equal(headers['x-auth-request-user'], 'bob@example.com');
     assert.equal(headers['x-auth-request-groups'], 'eng');
   });
@@ -100,7 +108,10 @@ describe('claim mapping', () => {
       await loginAtLocalIdp(browser, loginPage, 'alice', 'alice');
       assert.equal((await browser.request(`${stack.publicUrl}/admins/`, { headers: api })).status, 403);
       const echo = await browser.request(`${stack.publicUrl}/`, { headers: api });
-      assert.equal((JSON.parse(echo.body) as { headers: Record<string, string> }).headers['x-auth-request-groups'], '');
+      assert.equal(
+        (JSON.parse(echo.body) as { headers: Record<string, string> }).headers['x-auth-request-groups'],
+        '',
+      );
     } finally {
       await stack.close();
     }

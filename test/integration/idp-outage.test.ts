@@ -53,12 +53,16 @@ describe('identity provider unreachable', () => {
   });
 
   test('the gateway starts and is ready; readiness does not depend on the IdP', async () => {
-    const ready = await new TestBrowser().request(`${publicUrl}/.portcullis/readyz`, { headers: { accept: 'application/json' } });
+    const ready = await new TestBrowser().request(`${publicUrl}/.portcullis/readyz`, {
+      headers: { accept: 'application/json' },
+    });
     assert.equal(ready.status, 200);
   });
 
   test('public routes keep working', async () => {
-    const response = await new TestBrowser().request(`${publicUrl}/public/x`, { headers: { accept: 'application/json' } });
+    const response = await new TestBrowser().request(`${publicUrl}/public/x`, {
+      headers: { accept: 'application/json' },
+    });
     assert.equal(response.status, 200);
   });
 

@@ -8,16 +8,27 @@ interface Echo {
   method: string;
   url: string;
   headers: Record<string, string | undefined>;
-  assertion: null | { valid: true; header: Record<string, unknown>; claims: Record<string, unknown> } | { valid: false; error: string };
+  assertion:
+    | null
+    | { valid: true; header: Record<string, unknown>; claims: Record<string, unknown> }
+    | { valid: false; error: string };
 }
 
 const echoOf = (response: BrowserResponse): Echo => JSON.parse(response.body) as Echo;
 const api = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
 
-export async function signIn(stack: Stack, user: string, path = '/'): Promise<{ browser: TestBrowser; landing: BrowserResponse }> {
+export async function signIn(
+  stack: Stack,
+  user: string,
+  path = '/',
+): Promise<{ browser: TestBrowser; landing: BrowserResponse }> {
   const browser = new TestBrowser();
   const { final: loginPage } = await browser.navigate(`${stack.publicUrl}${path}`);
-  assert.equal(loginPage.status, 200, `expected the IdP login form, got ${loginPage.status} at ${loginPage.url}`);
+  assert.equal(
+    loginPage.status,
+    200,
+    `expected the IdP login form, got ${loginPage.status} at ${loginPage.url}`,
+  );
   const { final: landing } = await loginAtLocalIdp(browser, loginPage, user, user);
   return { browser, landing };
 }
@@ -50,7 +61,11 @@ describe('OIDC login through the gateway (memory store)', () => {
   test('an API request without a session gets 401 JSON, not a redirect', async () => {
     const browser = new TestBrowser();
     const curl = { accept: '*/*', 'sec-fetch-mode': '', 'sec-fetch-dest': '', 'sec-fetch-site': '' };
-    for (const headers of [api, curl, { 'x-requested-with': 'XMLHttpRequest', accept: 'text/html', 'sec-fetch-mode': '' }]) {
+    for (const headers of [
+      api,
+      curl,
+      { 'x-requested-with': 'XMLHttpRequest', accept: 'text/html', 'sec-fetch-mode': '' },
+    ]) {
       const response = await browser.request(`${stack.publicUrl}/data`, { headers });
       assert.equal(response.status, 401, JSON.stringify(headers));
       assert.equal(response.headers['x-portcullis-response'], 'gateway');
@@ -141,12 +156,16 @@ describe('OIDC login through the gateway (memory store)', () => {
     const body = JSON.parse(info.body) as Record<string, unknown>;
     assert.equal(body.sub, 'local:alice');
     assert.deepEqual(body.groups, ['admins', 'eng']);
-    const anonymous = await new TestBrowser().request(`${stack.publicUrl}/.portcullis/userinfo`, { headers: api });
+    const anonymous = await new TestBrowser().request(`${stack.publicUrl}/.portcullis/userinfo`, {
+      headers: api,
+    });
     assert.equal(anonymous.status, 401);
   });
 
   test('/jwks.json publishes the ES256 public key and no private part', async () => {
-    const response = await new TestBrowser().request(`${stack.publicUrl}/.portcullis/jwks.json`, { headers: api });
+    const response = await new TestBrowser().request(`${stack.publicUrl}/.portcullis/jwks.json`, {
+      headers: api,
+    });
     const jwks = JSON.parse(response.body) as { keys: Array<Record<string, unknown>> };
     assert.equal(jwks.keys.length, 1);
     assert.equal(jwks.keys[0]?.alg, 'ES256');
@@ -159,11 +178,17 @@ describe('OIDC login through the gateway (memory store)', () => {
     assert.equal(page.status, 200);
     const token = /name="csrf" value="([^"]+)"/.exec(page.body)?.[1];
     assert.ok(token);
-    const logout = await browser.request(`${stack.publicUrl}/.portcullis/logout`, { method: 'POST', form: { csrf: token } });
+    const logout = await browser.request(`${stack.publicUrl}/.portcullis/logout`, {
+      method: 'POST',
+      form: { csrf: token },
+    });
     assert.equal(logout.status, 303);
     const endSession = new URL(logout.headers.location ?? '');
     assert.equal(endSession.origin, stack.idp.issuer);
-    assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), `${stack.publicUrl}/.portcullis/logged-out`);
+    assert.equal(
+      endSession.searchParams.get('post_logout_redirect_uri'),
+      `${stack.publicUrl}/.portcullis/logged-out`,
+    );
     assert.ok(endSession.searchParams.get('id_token_hint'));
     assert.equal((await browser.request(`${stack.publicUrl}/`, { headers: api })).status, 401);
   });
@@ -176,7 +201,10 @@ describe('OIDC login through the gateway (memory store)', () => {
       headers: { origin: 'https://evil.example' },
     });
     assert.equal(forged.status, 403);
-    const noOrigin = await browser.request(`${stack.publicUrl}/.portcullis/logout`, { method: 'POST', form: {} });
+    const noOrigin = await browser.request(`${stack.publicUrl}/.portcullis/logout`, {
+      method: 'POST',
+      form: {},
+    });
     assert.equal(noOrigin.status, 403);
     assert.equal((await browser.request(`${stack.publicUrl}/`, { headers: api })).status, 200);
   });
@@ -194,7 +222,13 @@ describe('OIDC login through the gateway (memory store)', () => {
 
   test('the login chooser is skipped with one provider; unknown provider is 404', async () => {
     const browser = new TestBrowser();
-    assert.equal((await browser.request(`${stack.publicUrl}/.portcullis/login/nope`, { headers: api })).status, 404);
-    assert.equal((await browser.request(`${stack.publicUrl}/.portcullis/nothing-here`, { headers: api })).status, 404);
+    assert.equal(
+      (await browser.request(`${stack.publicUrl}/.portcullis/login/nope`, { headers: api })).status,
+      404,
+    );
+    assert.equal(
+      (await browser.request(`${stack.publicUrl}/.portcullis/nothing-here`, { headers: api })).status,
+      404,
+    );
   });
 });

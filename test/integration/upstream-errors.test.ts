@@ -11,7 +11,11 @@ import { startEchoApp, type EchoApp } from '../../dev/echo-app.js';
 import { freePort } from '../support/free-port.js';
 import { startGatewayFromRaw, type GatewayInstance } from '../support/gateway-stack.js';
 
-function rawGet(port: number, target: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function rawGet(
+  port: number,
+  target: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, path: target, method: 'GET', headers });
     req.on('response', (res) => {
@@ -36,7 +40,9 @@ describe('upstream failures and bad targets', () => {
     gateway = await startGatewayFromRaw({
       server: { publicUrl: 'http://localhost:8080' },
       session: { secret: randomBytes(32).toString('hex') },
-      providers: [{ id: 'p', type: 'oidc', issuer: 'https://idp.example.invalid', clientId: 'x', clientSecret: 'y' }],
+      providers: [
+        { id: 'p', type: 'oidc', issuer: 'https://idp.example.invalid', clientId: 'x', clientSecret: 'y' },
+      ],
       routes: [
         { path: '/down/', upstream: `http://127.0.0.1:${deadPort}`, public: true },
         // A dead upstream too: a 502 proves this host's route was chosen, not the catch-all.
@@ -61,7 +67,9 @@ describe('upstream failures and bad targets', () => {
   });
 
   test('the upstream receives the normalised path', async () => {
-    const response = await rawGet(gateway.gateway.port, '/a/./b/../c//d?x=%2F..', { accept: 'application/json' });
+    const response = await rawGet(gateway.gateway.port, '/a/./b/../c//d?x=%2F..', {
+      accept: 'application/json',
+    });
     assert.equal(response.status, 200);
     assert.equal((JSON.parse(response.body) as { url: string }).url, '/a/c/d?x=%2F..');
   });
@@ -82,7 +90,10 @@ describe('upstream failures and bad targets', () => {
       assert.equal(response.status, 502, host);
     }
     assert.equal((await rawGet(gateway.gateway.port, '/h', { host: 'another.example.com' })).status, 200);
-    const bad = await rawGet(gateway.gateway.port, '/h', { host: 'user@evil.example', accept: 'application/json' });
+    const bad = await rawGet(gateway.gateway.port, '/h', {
+      host: 'user@evil.example',
+      accept: 'application/json',
+    });
     assert.equal(bad.status, 400);
   });
 });

@@ -29,7 +29,13 @@ function spellingsOf(name: string): string[] {
   ];
 }
 
-const FORWARDING_NAMES = ['X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto', 'Forwarded', 'X-Real-IP'];
+const FORWARDING_NAMES = [
+  'X-Forwarded-For',
+  'X-Forwarded-Host',
+  'X-Forwarded-Proto',
+  'Forwarded',
+  'X-Real-IP',
+];
 
 /** Sends each spoofed header twice (two header lines), with raw node:http so nothing normalises them. */
 function sendSpoofed(url: string, cookie: string | undefined): Promise<number> {
@@ -56,7 +62,8 @@ function spoofedHeadersSeen(rawHeaders: readonly string[]): string[] {
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] ?? '';
     const value = rawHeaders[i + 1] ?? '';
-    if (ours.has(canonicalHeaderName(name)) && /mallory|admins/.test(value) && !/^ey/.test(value)) seen.push(`${name}: ${value}`);
+    if (ours.has(canonicalHeaderName(name)) && /mallory|admins/.test(value) && !/^ey/.test(value))
+      seen.push(`${name}: ${value}`);
     if (value.includes('203.0.113.66')) seen.push(`${name}: ${value}`);
   }
   return seen;
@@ -79,7 +86,9 @@ describe('spoofed identity headers never reach the app', () => {
     const seen = stack.echo.requests.at(-1);
     assert.equal(seen?.url, '/public/x');
     assert.deepEqual(spoofedHeadersSeen(seen?.rawHeaders ?? []), []);
-    const user = IDENTITY_NAMES.map((name) => name.toLowerCase()).filter((name) => seen?.headers[name] !== undefined);
+    const user = IDENTITY_NAMES.map((name) => name.toLowerCase()).filter(
+      (name) => seen?.headers[name] !== undefined,
+    );
     assert.deepEqual(user, [], 'a public route carries no identity at all');
   });
 
@@ -103,7 +112,8 @@ describe('spoofed identity headers never reach the app', () => {
 
   test('on WebSocket upgrades: authenticated, spoofed headers replaced', async () => {
     const headers: Record<string, string> = { cookie };
-    for (const name of IDENTITY_NAMES) for (const spelling of spellingsOf(name)) headers[spelling] = 'mallory';
+    for (const name of IDENTITY_NAMES)
+      for (const spelling of spellingsOf(name)) headers[spelling] = 'mallory';
     const socket = new WebSocket(`${stack.publicUrl.replace('http', 'ws')}/ws`, { headers });
     const first = await new Promise<string>((resolve, reject) => {
       socket.once('message', (data: Buffer) => resolve(data.toString('utf8')));
@@ -113,13 +123,18 @@ describe('spoofed identity headers never reach the app', () => {
     const echoed = JSON.parse(first) as { headers: Record<string, string> };
     assert.equal(echoed.headers['x-auth-request-user'], 'bob');
     for (const [name, value] of Object.entries(echoed.headers)) {
-      assert.ok(!(IDENTITY_NAMES.map(canonicalHeaderName).includes(canonicalHeaderName(name)) && value === 'mallory'), name);
+      assert.ok(
+        !(IDENTITY_NAMES.map(canonicalHeaderName).includes(canonicalHeaderName(name)) && value === 'mallory'),
+        name,
+      );
     }
   });
 
   test('WebSocket upgrade without a session is refused with 401 before reaching the app', async () => {
     const before = stack.echo.requests.length;
-    const socket = new WebSocket(`${stack.publicUrl.replace('http', 'ws')}/ws`, { headers: { 'x-auth-request-user': 'alice' } });
+    const socket = new WebSocket(`${stack.publicUrl.replace('http', 'ws')}/ws`, {
+      headers: { 'x-auth-request-user': 'alice' },
+    });
     const status = await new Promise<number>((resolve) => {
       socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       socket.once('open', () => resolve(101));

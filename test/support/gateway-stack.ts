@@ -20,7 +20,12 @@ export const CLIENT_SECRET = 'portcullis-test-secret';
 export class LogCapture extends Writable {
   readonly lines: string[] = [];
   override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+    this.lines.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line !== ''),
+    );
     callback();
   }
   get text(): string {
@@ -36,8 +41,15 @@ export interface GatewayInstance {
 }
 
 /** Starts a gateway from a raw config object (as a user would write it), through the real loader. */
-export async function startGatewayFromRaw(raw: Record<string, unknown>, port?: number): Promise<GatewayInstance> {
-  const parsed = parseConfigText(JSON.stringify(raw), { env: process.env, baseDir: process.cwd(), source: 'test' });
+export async function startGatewayFromRaw(
+  raw: Record<string, unknown>,
+  port?: number,
+): Promise<GatewayInstance> {
+  const parsed = parseConfigText(JSON.stringify(raw), {
+    env: process.env,
+    baseDir: process.cwd(),
+    source: 'test',
+  });
   if (!parsed.ok) throw new Error(`test config refused:\n${formatIssues(parsed.error)}`);
   const logs = new LogCapture();
   const config = parsed.value.config;
@@ -107,7 +119,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     expectedIssuer: publicUrl,
   });
   const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
-  const session: Record<string, unknown> = { secret: options.sessionSecret ?? randomBytes(32).toString('hex') };
+  const session: Record<string, unknown> = {
+    secret: options.sessionSecret ?? randomBytes(32).toString('hex'),
+  };
   if (options.store === 'redis') {
     session.store = 'redis';
     session.redis = { url: options.redisUrl, keyPrefix: `t${randomBytes(4).toString('hex')}:` };
@@ -150,7 +164,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return replica;
     },
     async close() {
-      await Promise.allSettled([primary.close(), ...replicas.map((r) => r.close()), echo.close(), idp.close()]);
+      await Promise.allSettled([
+        primary.close(),
+        ...replicas.map((r) => r.close()),
+        echo.close(),
+        idp.close(),
+      ]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -160,8 +179,7 @@ function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(patch)) {
     const existing = out[key];
-    out[key] =
-      isPlainObject(existing) && isPlainObject(value) ? deepMerge(existing, value) : value;
+    out[key] = isPlainObject(existing) && isPlainObject(value) ? deepMerge(existing, value) : value;
   }
   return out;
 }

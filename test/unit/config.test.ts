@@ -276,7 +276,12 @@ describe('refusals name the key path and the reason', () => {
       name: "routes '/a' and '/a/' on the same host (the same segment, one would shadow the other)",
       config: configWith((c) => {
         (c.routes as Plain[]).push({ id: 'a1', path: '/a', upstream: 'http://127.0.0.1:3001', public: true });
-        (c.routes as Plain[]).push({ id: 'a2', path: '/A/', upstream: 'http://127.0.0.1:3002', allow: { authenticated: true } });
+        (c.routes as Plain[]).push({
+          id: 'a2',
+          path: '/A/',
+          upstream: 'http://127.0.0.1:3002',
+          allow: { authenticated: true },
+        });
       }),
       path: 'routes.2.path',
       reason: 'matches the same requests as routes.1',

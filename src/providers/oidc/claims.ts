@@ -8,7 +8,12 @@ export function readClaim(claims: Readonly<Record<string, unknown>>, path: strin
   if (Object.hasOwn(claims, path)) return claims[path];
   let current: unknown = claims;
   for (const key of path.split('.')) {
-    if (current === null || typeof current !== 'object' || Array.isArray(current) || !Object.hasOwn(current, key)) {
+    if (
+      current === null ||
+      typeof current !== 'object' ||
+      Array.isArray(current) ||
+      !Object.hasOwn(current, key)
+    ) {
       return undefined;
     }
     current = (current as Record<string, unknown>)[key];

@@ -32,7 +32,9 @@ export function createOidcProvider(
   function configuration(): Promise<client.Configuration> {
     if (discovered !== null) return discovered;
     if (options.now() - lastFailureAt < DISCOVERY_RETRY_MS) {
-      return Promise.reject(new ProviderUnavailable(`discovery for ${config.id} failed recently; not retrying yet`));
+      return Promise.reject(
+        new ProviderUnavailable(`discovery for ${config.id} failed recently; not retrying yet`),
+      );
     }
     const attempt = discover(config).catch((err: unknown) => {
       discovered = null;
@@ -145,7 +147,9 @@ async function clientAuthFor(config: OidcProviderConfig): Promise<client.ClientA
           : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
       const pkcs8 = keyObject.export({ format: 'der', type: 'pkcs8' });
       const key = await crypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
-      return client.PrivateKeyJwt(config.privateKeyId === undefined ? key : { key, kid: config.privateKeyId });
+      return client.PrivateKeyJwt(
+        config.privateKeyId === undefined ? key : { key, kid: config.privateKeyId },
+      );
     }
   }
 }
@@ -171,15 +175,22 @@ function identityFrom(
 function classifyLoginError(providerId: string, err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   if (err instanceof client.AuthorizationResponseError) {
-    return new LoginErrorFromProvider(`${providerId} answered error=${err.error}: ${err.error_description ?? ''}`, {
+    return new LoginErrorFromProvider(
+      `${providerId} answered error=${err.error}: ${err.error_description ?? ''}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) {
+    return new LoginResponseRejected(`${providerId} refused the token request: ${describe(err)}`, {
       cause: err,
     });
   }
-  if (err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) {
-    return new LoginResponseRejected(`${providerId} refused the token request: ${describe(err)}`, { cause: err });
-  }
   if (err instanceof client.ClientError) {
-    return new LoginResponseRejected(`${providerId} response failed validation: ${describe(err)}`, { cause: err });
+    return new LoginResponseRejected(`${providerId} response failed validation: ${describe(err)}`, {
+      cause: err,
+    });
   }
   return new ProviderUnavailable(`${providerId} could not be reached: ${describe(err)}`, { cause: err });
 }

@@ -20,7 +20,10 @@ export interface SessionBackend {
 
 type BackendDeps = { timeouts: SessionTimeouts; clock: Clock };
 
-const backendFactories: Record<SessionConfig['store'], (config: SessionConfig, deps: BackendDeps) => SessionBackend> = {
+const backendFactories: Record<
+  SessionConfig['store'],
+  (config: SessionConfig, deps: BackendDeps) => SessionBackend
+> = {
   memory(config, deps) {
     const store = new MemorySessionStore({ maxSessions: config.memory.maxSessions, ...deps });
     return {
