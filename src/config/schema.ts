@@ -1,59 +1,11 @@
 // The configuration schema: one strict zod schema per section, defaults and units beside each key.
 // Unknown keys are errors (a typo must not silently fall back to a default). Secrets arrive here
 // already read from their *File keys (config/load.ts), so the schema only knows the value keys.
-import { createPrivateKey } from 'node:crypto';
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDurationMs } from '../core/duration.js';
-import { HEADER_NAME_PATTERN } from '../core/header-names.js';
-
-const duration = z
-  .string()
-  .regex(DURATION_PATTERN, 'must be a duration such as 30s, 15m, 8h or 7d')
-  .transform((text) => parseDurationMs(text) ?? 0);
-
-function durationBetween(minMs: number, maxMs: number, minText: string, maxText: string) {
-  return duration.refine((ms) => ms >= minMs && ms <= maxMs, `must be between ${minText} and ${maxText}`);
-}
-
-/** zod runs refinements even after the URL check failed, so they must not assume a parsable URL. */
-function parsedUrl(text: string): URL | null {
-  try {
-    return new URL(text);
-  } catch {
-    return null;
-  }
-}
-
-const httpUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-  .refine((text) => {
-    const url = parsedUrl(text);
-    return url === null || (url.username === '' && url.password === '');
-  }, 'must not carry credentials');
-
-/** An exact hostname, or '*.example.com' / '.example.com' for every subdomain of example.com. */
-const hostPattern = z
-  .string()
-  .transform((text) => text.trim().toLowerCase().replace(/\.$/, ''))
-  .refine(
-    (text) =>
-      /^(\*\.|\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(:\d{1,5})?$/.test(
-        text,
-      ),
-    'must be a hostname such as app.example.com, or *.example.com for its subdomains',
-  );
-
-const headerName = z.string().regex(HEADER_NAME_PATTERN, 'must be a valid HTTP header name');
-
-const pemPrivateKey = z.string().refine((pem) => {
-  try {
-    createPrivateKey(pem);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a PEM private key (PKCS#8, PKCS#1 or SEC1)');
+import { groupName, type groupSyncSchema } from './group-sync-schema.js';
+import { providerSchema, type oidcProviderSchema } from './provider-schemas.js';
+import { durationBetween, headerName, hostPattern, httpUrl, parsedUrl, pemPrivateKey } from './schema-parts.js';
 
 export const serverSchema = z.strictObject({
   /** host:port or a bare port. */
@@ -135,54 +87,11 @@ export const sessionSchema = z.strictObject({
     .optional(),
 });
 
-const claimPath = z.string().min(1);
-
-export const oidcProviderSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, _ or -'),
-  type: z.literal('oidc'),
-  displayName: z.string().min(1).optional(),
-  issuer: httpUrl,
-  clientId: z.string().min(1),
-  clientSecret: z.string().min(1).optional(),
-  clientAuth: z
-    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
-    .default('client_secret_basic'),
-  /** PEM private key for private_key_jwt (usually from privateKeyFile). RSA or EC P-256. */
-  privateKey: pemPrivateKey.optional(),
-  /** The kid the IdP registered for privateKey. */
-  privateKeyId: z.string().min(1).optional(),
-  /** The full scope list; must include openid. */
-  scopes: z
-    .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token'))
-    .default(['openid', 'profile', 'email'])
-    .refine((scopes) => scopes.includes('openid'), 'must include openid'),
-  /** Where each identity field is read from, as a dot path into the ID token (then userinfo) claims. */
-  claims: z
-    .strictObject({
-      username: claimPath.default('sub'),
-      email: claimPath.default('email'),
-      name: claimPath.default('name'),
-      groups: claimPath.default('groups'),
-    })
-    .default({ username: 'sub', email: 'email', name: 'name', groups: 'groups' }),
-  /** Fetch userinfo after the code exchange (claims the ID token lacks are taken from it). */
-  fetchUserinfo: z.boolean().default(true),
-  /** The only ID token signature algorithm accepted (no 'none', no HS* with a public key). */
-  idTokenSigningAlg: z
-    .enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'])
-    .default('RS256'),
-  /** Extra authorization request parameters, e.g. { prompt: login }. */
-  authorizationParams: z.record(z.string(), z.string()).default({}),
-  /** Allows an http:// issuer. Local test IdPs only: tokens can be read or forged in transit. */
-  insecureAllowHttpIssuer: z.boolean().default(false),
-});
-
-export const providerSchema = z.discriminatedUnion('type', [oidcProviderSchema]);
-
 export const allowSchema = z.strictObject({
   /** Any signed-in user. */
   authenticated: z.boolean().default(false),
   groups: z.array(z.string().min(1)).default([]),
+  roles: z.array(z.string().min(1)).default([]),
   emails: z
     .array(
       z
@@ -246,10 +155,35 @@ export const assertionSchema = z
 
 export const storageSchema = z
   .strictObject({
-    /** Where generated state (signing keys) is kept. */
+    /** Where generated state lives (signing keys; the SQLite file by default). */
     dataDir: z.string().min(1).default('./data'),
+    /** The embedded directory database. Default: {dataDir}/portcullis.db. */
+    sqlite: z.strictObject({ path: z.string().min(1).optional() }).optional(),
+    /** PostgreSQL for several replicas (one directory shared by all). */
+    postgres: z
+      .strictObject({
+        url: z.string().refine((text) => /^postgres(ql)?:\/\//.test(text), 'must be a postgres:// URL'),
+      })
+      .optional(),
   })
   .default({ dataDir: './data' });
+
+export const groupsSchema = z
+  .strictObject({
+    /** Every external user is a member of these. */
+    default: z.array(groupName).default(['all-users']),
+    /** Local groups no IdP can grant or remove (sync ignores them). */
+    builtIn: z.array(groupName).default([]),
+  })
+  .default({ default: ['all-users'], builtIn: [] });
+
+/** Roles are cumulative over groups: a user holds every role one of whose groups they are in. */
+export const rolesSchema = z
+  .record(
+    z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'role names are lowercase letters, digits, _ or -'),
+    z.strictObject({ groups: z.array(groupName).default([]) }),
+  )
+  .default({});
 
 export const logSchema = z
   .strictObject({
@@ -267,6 +201,8 @@ export const configSchema = z.strictObject({
   headers: headersSchema,
   assertion: assertionSchema,
   storage: storageSchema,
+  groups: groupsSchema,
+  roles: rolesSchema,
   log: logSchema,
 });
 
@@ -279,3 +215,7 @@ export type RouteConfig = Config['routes'][number];
 export type AllowConfig = z.output<typeof allowSchema>;
 export type HeaderNamesConfig = Config['headers'];
 export type AssertionConfig = Config['assertion'];
+export type StorageConfig = Config['storage'];
+export type GroupsConfig = Config['groups'];
+export type RolesConfig = Config['roles'];
+export type GroupSyncConfig = z.output<typeof groupSyncSchema>;

@@ -1,13 +1,29 @@
-// The identity a session carries: computed once at login, read on every proxied request.
+// Identities: what an IdP says about a user (ExternalIdentity), and what a session carries after
+// the directory sync (Identity): computed once at login, read on every proxied request.
+
+/** What a provider asserted, before the directory and group sync. */
+export interface ExternalIdentity {
+  readonly providerId: string;
+  /** The IdP's stable subject for the user; users are matched on (providerId, externalId), never email. */
+  readonly externalId: string;
+  readonly username: string;
+  readonly email: string | null;
+  readonly name: string | null;
+  /** As the IdP listed them; undefined when it sent no groups at all (memberships then stay as they are). */
+  readonly groups: readonly string[] | undefined;
+}
 
 export interface Identity {
-  /** Stable across logins and unique across providers: `${providerId}:${external subject}`. */
+  /** Stable across logins and unique across providers: `${providerId}:${externalId}`. */
   readonly subject: string;
   readonly providerId: string;
+  /** The directory's user id; null for identities that never touch the directory (API bearer tokens). */
+  readonly userId: string | null;
   readonly username: string;
   readonly email: string | null;
   readonly name: string | null;
   readonly groups: readonly string[];
+  readonly roles: readonly string[];
 }
 
 /** Email domains are compared case-insensitively; the local part is kept as the IdP sent it. */
@@ -15,4 +31,8 @@ export function emailDomainOf(email: string | null): string | null {
   if (email === null) return null;
   const at = email.lastIndexOf('@');
   return at > 0 && at < email.length - 1 ? email.slice(at + 1).toLowerCase() : null;
+}
+
+export function subjectOf(providerId: string, externalId: string): string {
+  return `${providerId}:${externalId}`;
 }

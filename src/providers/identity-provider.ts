@@ -1,5 +1,5 @@
 // The port every identity provider implements; login/ and routes/ know only this.
-import type { Identity } from '../core/identity.js';
+import type { ExternalIdentity } from '../core/identity.js';
 import type { PendingLogin } from '../session/session-data.js';
 
 export interface LoginStart {
@@ -10,7 +10,7 @@ export interface LoginStart {
 }
 
 export interface FinishedLogin {
-  identity: Identity;
+  external: ExternalIdentity;
   /** Kept for RP-initiated logout; absent for providers without one. */
   idToken?: string;
 }

@@ -10,7 +10,7 @@ import {
   LoginResponseRejected,
   ProviderUnavailable,
 } from '../../core/errors.js';
-import type { Identity } from '../../core/identity.js';
+import type { ExternalIdentity } from '../../core/identity.js';
 import type { PendingLogin } from '../../session/session-data.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { claimAsGroups, claimAsString, readFirst } from './claims.js';
@@ -89,8 +89,8 @@ export function createOidcProvider(
           // expectedSubject: userinfo for another user than the ID token names is refused.
           sources.push(await client.fetchUserInfo(oidc, tokens.access_token, idClaims.sub));
         }
-        const identity = identityFrom(config, idClaims.sub, sources);
-        return tokens.id_token === undefined ? { identity } : { identity, idToken: tokens.id_token };
+        const external = externalIdentityFrom(config, idClaims.sub, sources);
+        return tokens.id_token === undefined ? { external } : { external, idToken: tokens.id_token };
       } catch (err) {
         throw classifyLoginError(config.id, err);
       }
@@ -154,21 +154,21 @@ async function clientAuthFor(config: OidcProviderConfig): Promise<client.ClientA
   }
 }
 
-function identityFrom(
-  config: OidcProviderConfig,
+export function externalIdentityFrom(
+  config: Pick<OidcProviderConfig, 'id' | 'claims'>,
   subject: string,
   sources: ReadonlyArray<Record<string, unknown>>,
-): Identity {
+): ExternalIdentity {
   // An IdP that says the address is unverified has not vouched for it: policies must not match on it.
   const emailVerified = readFirst(sources, 'email_verified');
   const email = emailVerified === false ? null : claimAsString(readFirst(sources, config.claims.email));
   return {
-    subject: `${config.id}:${subject}`,
     providerId: config.id,
+    externalId: subject,
     username: claimAsString(readFirst(sources, config.claims.username)) ?? subject,
     email,
     name: claimAsString(readFirst(sources, config.claims.name)),
-    groups: claimAsGroups(readFirst(sources, config.claims.groups)) ?? [],
+    groups: claimAsGroups(readFirst(sources, config.claims.groups)),
   };
 }
 

@@ -1,0 +1,54 @@
+// Schema building blocks shared by every config section.
+import { createPrivateKey } from 'node:crypto';
+import { z } from 'zod';
+import { DURATION_PATTERN, parseDurationMs } from '../core/duration.js';
+import { HEADER_NAME_PATTERN } from '../core/header-names.js';
+
+export const duration = z
+  .string()
+  .regex(DURATION_PATTERN, 'must be a duration such as 30s, 15m, 8h or 7d')
+  .transform((text) => parseDurationMs(text) ?? 0);
+
+export function durationBetween(minMs: number, maxMs: number, minText: string, maxText: string) {
+  return duration.refine((ms) => ms >= minMs && ms <= maxMs, `must be between ${minText} and ${maxText}`);
+}
+
+/** zod runs refinements even after the URL check failed, so they must not assume a parsable URL. */
+export function parsedUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
+export const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+  .refine((text) => {
+    const url = parsedUrl(text);
+    return url === null || (url.username === '' && url.password === '');
+  }, 'must not carry credentials');
+
+/** An exact hostname, or '*.example.com' / '.example.com' for every subdomain of example.com. */
+export const hostPattern = z
+  .string()
+  .transform((text) => text.trim().toLowerCase().replace(/\.$/, ''))
+  .refine(
+    (text) =>
+      /^(\*\.|\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(:\d{1,5})?$/.test(
+        text,
+      ),
+    'must be a hostname such as app.example.com, or *.example.com for its subdomains',
+  );
+
+export const headerName = z.string().regex(HEADER_NAME_PATTERN, 'must be a valid HTTP header name');
+
+export const pemPrivateKey = z.string().refine((pem) => {
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a PEM private key (PKCS#8, PKCS#1 or SEC1)');
+
