@@ -8,9 +8,13 @@ import { createClientAddressing } from '../http/client-address.js';
 import { sendError } from '../http/error-response.js';
 import { createFrontDoor, type FrontDoor } from '../http/front-door.js';
 import type { Logger } from '../observability/logger.js';
+import { compileGroupRules } from '../core/groups.js';
+import { openDirectory } from '../directory/open-directory.js';
+import { createBearerVerifier } from '../login/bearer-tokens.js';
+import { createLoginCompleter } from '../login/complete-login.js';
 import { compileRoutes } from '../policy/route-table.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
-import { createOidcProvider } from '../providers/oidc/oidc-provider.js';
+import { createProvider } from '../providers/registry.js';
 import { planIdentityHeaders } from '../proxy/identity-headers.js';
 import { createUpstream } from '../proxy/upstream.js';
 import { createGatewayApp } from '../routes/gateway-app.js';
@@ -47,16 +51,25 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
   const providers = new Map<string, IdentityProvider>(
     config.providers.map((provider) => [
       provider.id,
-      createOidcProvider(provider, {
+      createProvider(provider, {
         callbackUrl: new URL(`${prefix}/callback/${provider.id}`, publicUrl).href,
         now: () => clock.now(),
+        log,
       }),
     ]),
   );
+  const directory = await openDirectory(config.storage);
+  const groupRules = new Map(
+    config.providers.map((provider) => [provider.id, compileGroupRules(provider.groupSync, config.groups)]),
+  );
+  const completeLogin = createLoginCompleter({ directory, groupRules, roles: config.roles, clock });
+  const bearer = createBearerVerifier({ providers, groupRules, roles: config.roles, clock });
 
   const routes = compileRoutes(config.routes);
   const gatewayApp = createGatewayApp({
     providers,
+    routes,
+    completeLogin,
     returnUrlPolicy: {
       publicOrigin: publicUrl.origin,
       allowedHosts: [...routes.hosts, ...config.server.allowedRedirectHosts],
@@ -69,7 +82,10 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
     jwks: keys.jwks,
     sessions,
     absoluteTimeoutMs: timeouts.absoluteMs,
-    storeReady: backend.ping,
+    storeReady: async () => {
+      await backend.ping();
+      await directory.ping();
+    },
     sessionMiddleware: createSessionMiddleware({
       store: backend.store,
       secrets: config.session.secret,
@@ -85,6 +101,7 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
     gatewayApp,
     routes,
     sessions,
+    bearer,
     assertions: createAssertionMinter({ keys, issuer: publicUrl.origin, ttlMs: config.assertion.ttl, clock }),
     headerPlan: planIdentityHeaders(config.headers),
     addressing: createClientAddressing(config.server.trustProxy),
@@ -103,6 +120,7 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
     async close() {
       upstream.close();
       await backend.close();
+      await directory.close();
     },
   };
 }

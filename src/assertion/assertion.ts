@@ -37,6 +37,7 @@ export function createAssertionMinter(deps: {
       name: identity.name,
       preferred_username: identity.username,
       groups: identity.groups,
+      roles: identity.roles,
       idp: identity.providerId,
     })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: deps.keys.current.kid })

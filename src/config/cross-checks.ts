@@ -1,7 +1,9 @@
 // Rules that span keys or sections, run after the schema accepted every key on its own.
 // Errors refuse the config; warnings are printed at start and by check-config.
 import { canonicalHeaderName, RESERVED_HEADER_NAMES } from '../core/header-names.js';
-import type { Config } from './schema.js';
+import { oauth2ConfigIssues, oauth2ConfigWarnings } from './providers/oauth2-schema.js';
+import { oktaConfigIssues, oktaConfigWarnings } from './providers/okta-schema.js';
+import type { Config, OidcProviderConfig, ProviderConfig } from './schema.js';
 
 export interface ConfigIssue {
   /** The key path as the user writes it, e.g. providers.0.clientSecret. */
@@ -64,22 +66,9 @@ export function crossCheck(config: Config): CrossCheckResult {
     const at = `providers.${index}`;
     if (providerIds.has(provider.id)) error(`${at}.id`, `duplicates provider id '${provider.id}'`);
     providerIds.add(provider.id);
-    if (provider.clientAuth === 'private_key_jwt' && provider.privateKey === undefined) {
-      error(`${at}.privateKeyFile`, 'is required when clientAuth is private_key_jwt');
-    }
-    if (provider.clientAuth !== 'private_key_jwt' && provider.clientSecret === undefined) {
-      error(`${at}.clientSecret`, `is required when clientAuth is ${provider.clientAuth}`);
-    }
-    const issuer = new URL(provider.issuer);
-    if (issuer.protocol === 'http:' && !provider.insecureAllowHttpIssuer) {
-      error(`${at}.issuer`, 'is plain http: set insecureAllowHttpIssuer: true for a local test IdP only');
-    }
-    if (provider.insecureAllowHttpIssuer) {
-      warn(
-        `${at}.insecureAllowHttpIssuer`,
-        'plain-HTTP issuer allowed: tokens can be read or forged in transit',
-      );
-    }
+    const { errors: providerErrors, warnings: providerWarnings } = providerIssues(provider, at);
+    errors.push(...providerErrors);
+    warnings.push(...providerWarnings);
   });
 
   const routeIds = new Set<string>();
@@ -104,11 +93,29 @@ export function crossCheck(config: Config): CrossCheckResult {
     const allow = route.allow;
     const allowsSomeone =
       allow !== undefined &&
-      (allow.authenticated || allow.groups.length + allow.emails.length + allow.emailDomains.length > 0);
+      (allow.authenticated ||
+        allow.groups.length + allow.roles.length + allow.emails.length + allow.emailDomains.length > 0);
     if (!route.public && !allowsSomeone) {
       warn(`${at}.allow`, 'names nobody: every request to this route is denied (the default is deny)');
     }
   });
+
+  config.routes.forEach((route, index) => {
+    for (const [key, ids] of [
+      ['providers', route.providers ?? []],
+      ['bearer.providers', route.bearer?.providers ?? []],
+    ] as const) {
+      ids.forEach((id, i) => {
+        if (!providerIds.has(id)) error(`routes.${index}.${key}.${i}`, `names provider '${id}', which is not configured`);
+      });
+    }
+  });
+
+  // Admins must never lock themselves out: some group (or, later, a break-glass user) must hold admin.
+  const adminGroups = config.roles.admin?.groups ?? [];
+  if (adminGroups.length === 0) {
+    error('roles.admin', 'must map at least one group to the admin role (e.g. roles: { admin: { groups: [gw-admins] } })');
+  }
 
   const seenHeaders = new Map<string, string>();
   for (const [key, name] of Object.entries(config.headers)) {
@@ -120,5 +127,35 @@ export function crossCheck(config: Config): CrossCheckResult {
     seenHeaders.set(canonical, key);
   }
 
+  return { errors, warnings };
+}
+
+/** Per-type rules for one provider entry. */
+function providerIssues(provider: ProviderConfig, at: string): CrossCheckResult {
+  switch (provider.type) {
+    case 'oidc':
+      return oidcIssues(provider, at);
+    case 'okta':
+      return { errors: oktaConfigIssues(provider, at), warnings: oktaConfigWarnings(provider, at) };
+    case 'oauth2':
+      return { errors: oauth2ConfigIssues(provider, at), warnings: oauth2ConfigWarnings(provider, at) };
+  }
+}
+
+function oidcIssues(provider: OidcProviderConfig, at: string): CrossCheckResult {
+  const errors: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  if (provider.clientAuth === 'private_key_jwt' && provider.privateKey === undefined) {
+    errors.push({ path: `${at}.privateKeyFile`, message: 'is required when clientAuth is private_key_jwt' });
+  }
+  if (provider.clientAuth !== 'private_key_jwt' && provider.clientSecret === undefined) {
+    errors.push({ path: `${at}.clientSecret`, message: `is required when clientAuth is ${provider.clientAuth}` });
+  }
+  if (new URL(provider.issuer).protocol === 'http:' && !provider.insecureAllowHttpIssuer) {
+    errors.push({ path: `${at}.issuer`, message: 'is plain http: set insecureAllowHttpIssuer: true for a local test IdP only' });
+  }
+  if (provider.insecureAllowHttpIssuer) {
+    warnings.push({ path: `${at}.insecureAllowHttpIssuer`, message: 'plain-HTTP issuer allowed: tokens can be read or forged in transit' });
+  }
   return { errors, warnings };
 }

@@ -1,6 +1,8 @@
 // One schema per provider type; the discriminated union picks by `type`.
 import { z } from 'zod';
 import { groupSyncSchema } from './group-sync-schema.js';
+import { oauth2ProviderSchema } from './providers/oauth2-schema.js';
+import { oktaProviderSchema } from './providers/okta-schema.js';
 import { httpUrl, pemPrivateKey } from './schema-parts.js';
 
 const claimPath = z.string().min(1);
@@ -46,5 +48,9 @@ export const oidcProviderSchema = z.strictObject({
   insecureAllowHttpIssuer: z.boolean().default(false),
 });
 
-export const providerSchema = z.discriminatedUnion('type', [oidcProviderSchema]);
+export const providerSchema = z.discriminatedUnion('type', [
+  oidcProviderSchema,
+  oktaProviderSchema,
+  oauth2ProviderSchema,
+]);
 

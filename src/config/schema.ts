@@ -122,6 +122,16 @@ export const routeSchema = z.strictObject({
   allow: allowSchema.optional(),
   /** Send the client's Host header upstream instead of the upstream's own host. */
   preserveHost: z.boolean().default(false),
+  /** Only sessions from these providers are accepted here (others are asked to sign in with one of them). */
+  providers: z.array(z.string().min(1)).min(1).optional(),
+  /** Also accept `Authorization: Bearer` access tokens (scripts, services), verified locally against the provider's JWKS. */
+  bearer: z
+    .strictObject({
+      providers: z.array(z.string().min(1)).min(1),
+      /** The token's required `aud`. */
+      audience: z.string().min(1),
+    })
+    .optional(),
 });
 
 export const headersSchema = z

@@ -107,3 +107,10 @@ export class SessionStoreUnavailable extends GatewayError {
   readonly status = 503;
   readonly publicMessage = 'Sessions cannot be checked right now. Try again in a moment.';
 }
+
+/** An `Authorization: Bearer` token that did not verify (signature, issuer, audience, expiry). */
+export class BearerTokenRejected extends GatewayError {
+  readonly code = 'PC_BEARER_TOKEN_REJECTED';
+  readonly status = 401;
+  readonly publicMessage = 'The bearer token is not valid for this application.';
+}

@@ -23,7 +23,9 @@ import {
   type IdentityHeaderPlan,
 } from '../proxy/identity-headers.js';
 import type { Upstream } from '../proxy/upstream.js';
-import type { ActiveSession, SessionLookup } from '../session/lookup.js';
+import type { Identity } from '../core/identity.js';
+import { bearerTokenOf, type BearerVerifier } from '../login/bearer-tokens.js';
+import type { SessionLookup } from '../session/lookup.js';
 import type { ClientAddressing } from './client-address.js';
 import { isBrowserNavigation } from './client-kind.js';
 import { sendError } from './error-response.js';
@@ -36,6 +38,7 @@ export interface FrontDoorDeps {
   gatewayApp: (req: IncomingMessage, res: ServerResponse) => void;
   routes: RouteTable;
   sessions: SessionLookup;
+  bearer: BearerVerifier;
   assertions: AssertionMinter;
   headerPlan: IdentityHeaderPlan;
   addressing: ClientAddressing;
@@ -48,6 +51,12 @@ export interface FrontDoorDeps {
 export interface FrontDoor {
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** The caller behind a request, with the id its assertions are cached under. */
+interface Principal {
+  id: string;
+  identity: Identity;
 }
 
 /** What the hot path concluded for one request; the HTTP and WebSocket paths act on it differently. */
@@ -77,10 +86,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     deps.addressing.setForwardedHeaders(req);
     if (route.isPublic) return { kind: 'forward', route };
 
-    const session = await deps.sessions.lookup(req).catch((err: unknown) => {
-      throw new SessionStoreUnavailable('session lookup failed', { cause: err });
-    });
-    const decision = decide(route, session?.identity ?? null);
+    const principal = await principalOf(req, route);
+    const decision = decide(route, principal?.identity ?? null);
     switch (decision.kind) {
       case 'public':
         return { kind: 'forward', route };
@@ -95,7 +102,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         };
       case 'allow': {
         const assertion = await deps.assertions.assertionFor(
-          (session as ActiveSession).id,
+          (principal as Principal).id,
           decision.identity,
           route.id,
         );
@@ -104,6 +111,20 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         return { kind: 'forward', route };
       }
     }
+  }
+
+  /** Who is asking: a bearer token on routes that accept one, else the session cookie. */
+  async function principalOf(req: IncomingMessage, route: CompiledRoute): Promise<Principal | null> {
+    const token = route.bearer === null ? null : bearerTokenOf(req.headers);
+    if (token !== null && route.bearer !== null) {
+      // A presented token is judged on its own: an invalid one is a 401, never a fallback to the cookie.
+      const { identity, cacheKey } = await deps.bearer.verify(token, route.bearer);
+      return { id: cacheKey, identity };
+    }
+    const session = await deps.sessions.lookup(req).catch((err: unknown) => {
+      throw new SessionStoreUnavailable('session lookup failed', { cause: err });
+    });
+    return session === null ? null : { id: session.id, identity: session.identity };
   }
 
   function loginUrlFor(req: IncomingMessage, host: string, pathAndQuery: string): string {

@@ -5,8 +5,10 @@ import type { CompiledRoute } from './route-table.js';
 export type Reason =
   | 'public-route'
   | 'no-session'
+  | 'provider-not-accepted'
   | 'authenticated-ok'
   | 'group-ok'
+  | 'role-ok'
   | 'email-ok'
   | 'email-domain-ok'
   | 'no-rule-matched';
@@ -20,6 +22,9 @@ export type Decision =
 export function decide(route: CompiledRoute, identity: Identity | null): Decision {
   if (route.isPublic) return { kind: 'public', reasons: ['public-route'] };
   if (identity === null) return { kind: 'login', reasons: ['no-session'] };
+  if (route.providers !== null && !route.providers.has(identity.providerId)) {
+    return { kind: 'login', reasons: ['provider-not-accepted'] };
+  }
   const reasons = allowReasons(route, identity);
   return reasons.length > 0
     ? { kind: 'allow', identity, reasons }
@@ -32,6 +37,7 @@ function allowReasons(route: CompiledRoute, identity: Identity): Reason[] {
   const reasons: Reason[] = [];
   if (allow.authenticated) reasons.push('authenticated-ok');
   if (allow.groups.some((group) => identity.groups.includes(group))) reasons.push('group-ok');
+  if (allow.roles.some((role) => identity.roles.includes(role))) reasons.push('role-ok');
   const email = identity.email?.toLowerCase() ?? null;
   if (email !== null && allow.emails.includes(email)) reasons.push('email-ok');
   const domain = emailDomainOf(identity.email);

@@ -8,6 +8,10 @@ export interface CompiledRoute {
   readonly isPublic: boolean;
   readonly allow: AllowConfig | null;
   readonly preserveHost: boolean;
+  /** Providers whose sessions this route accepts; null = any. */
+  readonly providers: ReadonlySet<string> | null;
+  /** Bearer tokens accepted here, if any. */
+  readonly bearer: { readonly providers: readonly string[]; readonly audience: string } | null;
   /** For log lines and error pages. */
   readonly description: string;
 }
@@ -70,6 +74,8 @@ function compileOne(route: RouteConfig): Matcher {
       isPublic: route.public,
       allow: route.allow ?? null,
       preserveHost: route.preserveHost,
+      providers: route.providers === undefined ? null : new Set(route.providers),
+      bearer: route.bearer ?? null,
       description: `${route.host ?? '*'}${route.path}`,
     },
     hostExact: host !== null && !wildcard ? host : null,

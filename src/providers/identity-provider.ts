@@ -23,6 +23,12 @@ export interface IdentityProvider {
   startLogin(returnTo: string, now: number): Promise<LoginStart>;
   /** Verifies the IdP's answer; throws a GatewayError when it is not acceptable. */
   finishLogin(callbackUrl: URL, pending: PendingLogin): Promise<FinishedLogin>;
+  /**
+   * Verifies an access token this provider issued (for API clients with `Authorization: Bearer`):
+   * signature against the provider's JWKS, issuer, audience, expiry. Absent for providers whose
+   * tokens cannot be verified locally.
+   */
+  verifyAccessToken?(token: string, audience: string): Promise<ExternalIdentity>;
   /** Where to send the browser to end the IdP session too, when the IdP supports it. */
   endSessionUrl(idToken: string | undefined, postLogoutRedirectUri: string): Promise<URL | undefined>;
 }

@@ -31,6 +31,7 @@ export function createInfoRoutes(deps: InfoRoutesDeps): Router {
       email: identity.email,
       name: identity.name,
       groups: identity.groups,
+      roles: identity.roles,
       authenticatedAt: new Date(session.authenticatedAt).toISOString(),
       expiresAt: new Date(session.authenticatedAt + deps.absoluteTimeoutMs).toISOString(),
     });

@@ -6,9 +6,12 @@ import { Router, type Request, type Response } from 'express';
 import type { Clock } from '../core/clock.js';
 import { LoginLoopDetected, LoginStateInvalid, UnknownProvider } from '../core/errors.js';
 import { escapeHtml, renderPage, sendHtml, sendRedirect } from '../http/pages.js';
+import { normalizeRequestTarget } from '../http/request-path.js';
+import type { LoginCompleter } from '../login/complete-login.js';
 import { countLoginRound, LOOP_WINDOW_MS } from '../login/loop-guard.js';
 import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
 import type { Logger } from '../observability/logger.js';
+import type { RouteTable } from '../policy/route-table.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
 import { readCookie, type SessionCookieSettings } from '../session/cookie.js';
 import { regenerateSession, saveSession } from '../session/express-session.js';
@@ -16,6 +19,8 @@ import { MAX_PENDING_LOGINS, PENDING_LOGIN_TTL_MS, type PendingLogin } from '../
 
 export interface LoginRoutesDeps {
   providers: ReadonlyMap<string, IdentityProvider>;
+  routes: RouteTable;
+  completeLogin: LoginCompleter;
   returnUrlPolicy: ReturnUrlPolicy;
   publicUrl: URL;
   prefix: string;
@@ -61,11 +66,23 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
     return provider;
   }
 
+  /** The providers the return URL's route accepts (all of them when it names none), in config order. */
+  function providersFor(returnTo: string): IdentityProvider[] {
+    const all = [...deps.providers.values()];
+    const target = new URL(returnTo, deps.publicUrl);
+    const normalized = normalizeRequestTarget(target.pathname);
+    const route = normalized.ok ? deps.routes.match(target.hostname, normalized.path) : null;
+    const accepted = route?.providers;
+    return accepted === null || accepted === undefined ? all : all.filter((p) => accepted.has(p.id));
+  }
+
   router.get('/login', async (req, res) => {
-    const only = deps.providers.size === 1 ? [...deps.providers.values()][0] : undefined;
+    const returnTo = returnToFrom(req);
+    const offered = providersFor(returnTo);
+    const only = offered.length === 1 ? offered[0] : undefined;
     if (only !== undefined) return startLogin(req, res, only);
-    const rd = encodeURIComponent(returnToFrom(req));
-    const buttons = [...deps.providers.values()]
+    const rd = encodeURIComponent(returnTo);
+    const buttons = offered
       .map(
         (p) =>
           `<a class="button" href="${escapeHtml(`${deps.prefix}/login/${p.id}?rd=${rd}`)}">Sign in with ${escapeHtml(p.displayName)}</a>`,
@@ -89,7 +106,8 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
     }
 
     const callbackUrl = new URL(req.originalUrl, deps.publicUrl);
-    const { identity, idToken } = await provider.finishLogin(callbackUrl, pending);
+    const { external, idToken } = await provider.finishLogin(callbackUrl, pending);
+    const identity = await deps.completeLogin(external);
 
     // A new session id at login (session fixation): nothing from the anonymous session carries over.
     await regenerateSession(req);

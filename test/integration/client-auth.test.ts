@@ -97,7 +97,7 @@ describe('claim mapping', () => {
       'bob',
     );
     assert.equal(headers['x-auth-request-user'], 'bob@example.com');
-    assert.equal(headers['x-auth-request-groups'], 'eng');
+    assert.equal(headers['x-auth-request-groups'], 'all-users,eng');
   });
 
   test('without the groups scope the user has no groups and /admins/ is denied', async () => {
@@ -110,7 +110,7 @@ describe('claim mapping', () => {
       const echo = await browser.request(`${stack.publicUrl}/`, { headers: api });
       assert.equal(
         (JSON.parse(echo.body) as { headers: Record<string, string> }).headers['x-auth-request-groups'],
-        '',
+        'all-users',
       );
     } finally {
       await stack.close();

@@ -41,6 +41,7 @@ describe('identity provider unreachable', () => {
           { path: '/public/', upstream: echo.url, public: true },
           { path: '/', upstream: echo.url, allow: { authenticated: true } },
         ],
+        roles: { admin: { groups: ['admins'] } },
         storage: { dataDir },
       },
       port,

@@ -83,14 +83,15 @@ describe('OIDC login through the gateway (memory store)', () => {
     assert.equal(echo.url, '/reports?year=2026');
     assert.equal(echo.headers['x-auth-request-user'], 'alice');
     assert.equal(echo.headers['x-auth-request-email'], 'alice@example.com');
-    assert.equal(echo.headers['x-auth-request-groups'], 'admins,eng');
+    assert.equal(echo.headers['x-auth-request-groups'], 'admins,all-users,eng');
     assert.equal(echo.headers['x-auth-request-name'], 'Alice Example');
     assert.ok(echo.assertion?.valid, JSON.stringify(echo.assertion));
     assert.equal(echo.assertion.header.alg, 'ES256');
     assert.equal(echo.assertion.claims.sub, 'local:alice');
     assert.equal(echo.assertion.claims.aud, 'app');
     assert.equal(echo.assertion.claims.iss, stack.publicUrl);
-    assert.deepEqual(echo.assertion.claims.groups, ['admins', 'eng']);
+    assert.deepEqual(echo.assertion.claims.groups, ['admins', 'all-users', 'eng']);
+    assert.deepEqual(echo.assertion.claims.roles, ['admin']);
     const lifetime = Number(echo.assertion.claims.exp) - Number(echo.assertion.claims.iat);
     assert.ok(lifetime > 0 && lifetime <= 300, `assertion lifetime ${lifetime}s`);
     // The gateway's session cookie is not passed on to the app.
@@ -155,7 +156,8 @@ describe('OIDC login through the gateway (memory store)', () => {
     assert.equal(info.status, 200);
     const body = JSON.parse(info.body) as Record<string, unknown>;
     assert.equal(body.sub, 'local:alice');
-    assert.deepEqual(body.groups, ['admins', 'eng']);
+    assert.deepEqual(body.groups, ['admins', 'all-users', 'eng']);
+    assert.deepEqual(body.roles, ['admin']);
     const anonymous = await new TestBrowser().request(`${stack.publicUrl}/.portcullis/userinfo`, {
       headers: api,
     });

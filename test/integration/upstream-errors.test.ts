@@ -49,6 +49,7 @@ describe('upstream failures and bad targets', () => {
         { host: 'other.example.com', path: '/', upstream: `http://127.0.0.1:${deadPort}`, public: true },
         { path: '/', upstream: echo.url, public: true },
       ],
+      roles: { admin: { groups: ['admins'] } },
       storage: { dataDir },
     });
   });

@@ -98,7 +98,7 @@ describe('spoofed identity headers never reach the app', () => {
     assert.equal(seen?.url, '/app');
     assert.deepEqual(spoofedHeadersSeen(seen?.rawHeaders ?? []), []);
     assert.equal(seen?.headers['x-auth-request-user'], 'bob');
-    assert.equal(seen?.headers['x-auth-request-groups'], 'eng');
+    assert.equal(seen?.headers['x-auth-request-groups'], 'all-users,eng');
     // X-Forwarded-For comes from the socket (no trusted proxies configured), not from the client.
     assert.equal(seen?.headers['x-forwarded-for'], '127.0.0.1');
   });

@@ -145,6 +145,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         },
       ],
       routes: (options.routes ?? defaultRoutes)(echo.url),
+      roles: { admin: { groups: ['admins'] } },
       storage: { dataDir },
       log: { level: 'debug' },
     },

@@ -58,6 +58,8 @@ export interface RogueOp {
   /** Replaces the user claims of the next tokens; `sub` defaults to 'mallory' if not given. */
   setClaims(claims: Record<string, unknown>): void;
   readonly tokenRequests: TokenRequestRecord[];
+  /** A JWT access token signed with the published key (or, with `forge`, the attacker's key under the published kid). */
+  signAccessToken(claims: Record<string, unknown>, options?: { forge?: boolean }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -527,6 +529,11 @@ export async function startRogueOp(options: RogueOpOptions): Promise<RogueOp> {
     },
     get tokenRequests() {
       return live.tokenRequests;
+    },
+    signAccessToken(claims, signOptions) {
+      const now = Math.floor(Date.now() / 1000);
+      const key = signOptions?.forge === true ? keys.attacker : keys.published;
+      return signRs256({ iss: issuer, iat: now, exp: now + TOKEN_LIFETIME_S, ...claims }, key, PUBLISHED_KID);
     },
     close() {
       closing ??= closeServer(server);

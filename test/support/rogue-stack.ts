@@ -81,6 +81,7 @@ export async function startRogueStack(options: RogueStackOptions = {}): Promise<
           { id: 'public', path: '/public/', upstream: echo.url, public: true },
           { id: 'app', path: '/', upstream: echo.url, allow: { authenticated: true } },
         ],
+        roles: { admin: { groups: ['admins'] } },
         storage: { dataDir },
         log: { level: 'debug' },
       },

@@ -15,6 +15,7 @@ import {
   type LoadedConfig,
 } from '../../src/config/load.js';
 import { crossCheck } from '../../src/config/cross-checks.js';
+import type { Config } from '../../src/config/schema.js';
 import { freePort } from '../support/free-port.js';
 
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -26,6 +27,10 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 type Plain = { [key: string]: unknown };
 
 /** The smallest config that loads: every other key takes its default. */
+function issuerOf(provider: Config['providers'][number] | undefined): string | undefined {
+  return provider?.type === 'oidc' ? provider.issuer : undefined;
+}
+
 function minimalConfig(): Plain {
   return {
     server: { publicUrl: 'https://apps.example.com' },
@@ -40,6 +45,7 @@ function minimalConfig(): Plain {
       },
     ],
     routes: [{ upstream: 'http://127.0.0.1:3000', allow: { authenticated: true } }],
+    roles: { admin: { groups: ['gw-admins'] } },
   };
 }
 
@@ -110,13 +116,16 @@ describe('loading a valid config', () => {
       assertion: 'X-Portcullis-Assertion',
     });
     const provider = config.providers[0];
-    assert.equal(provider?.clientAuth, 'client_secret_basic');
-    assert.deepEqual(provider?.scopes, ['openid', 'profile', 'email']);
-    assert.equal(provider?.insecureAllowHttpIssuer, false);
+    assert.equal(provider?.type, 'oidc');
+    if (provider?.type !== 'oidc') return;
+    assert.equal(provider.clientAuth, 'client_secret_basic');
+    assert.deepEqual(provider.scopes, ['openid', 'profile', 'email']);
+    assert.equal(provider.insecureAllowHttpIssuer, false);
     const route = config.routes[0];
     assert.equal(route?.path, '/');
     assert.equal(route?.public, false);
-    assert.deepEqual(route?.allow, { authenticated: true, groups: [], emails: [], emailDomains: [] });
+    assert.deepEqual(route?.allow, { authenticated: true, groups: [], roles: [], emails: [], emailDomains: [] });
+    assert.deepEqual(config.groups, { default: ['all-users'], builtIn: [] });
     assert.equal(config.assertion.ttl, 300_000);
     assert.equal(config.storage.dataDir, './data');
   });
@@ -509,7 +518,7 @@ describe('${ENV} substitution and *File secrets', () => {
       { CLIENT_ID: 'from-env', IDP_HOST: 'idp.internal.example' },
     );
     assert.equal(config.providers[0]?.clientId, 'from-env');
-    assert.equal(config.providers[0]?.issuer, 'https://idp.internal.example/realms/x');
+    assert.equal(issuerOf(config.providers[0]), 'https://idp.internal.example/realms/x');
   });
 
   test('${UNSET:-fallback} uses the fallback', () => {
@@ -689,7 +698,7 @@ describe('warnings', () => {
         provider0(c).insecureAllowHttpIssuer = true;
       }),
     );
-    assert.equal(config.providers[0]?.issuer, 'http://127.0.0.1:9000');
+    assert.equal(issuerOf(config.providers[0]), 'http://127.0.0.1:9000');
     assertIssue(warnings, 'providers.0.insecureAllowHttpIssuer', 'plain-HTTP issuer');
   });
 

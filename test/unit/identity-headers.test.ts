@@ -59,10 +59,12 @@ function identity(fields: Partial<Identity> = {}): Identity {
   return {
     subject: 'corp:42',
     providerId: 'corp',
+    userId: 'user-1',
     username: 'alice',
     email: 'alice@example.com',
     name: 'Alice Liddell',
     groups: ['admins', 'users'],
+    roles: [],
     ...fields,
   };
 }

@@ -29,10 +29,12 @@ function identity(fields: Partial<Identity> = {}): Identity {
   return {
     subject: 'corp:1234',
     providerId: 'corp',
+    userId: 'user-1',
     username: 'alice',
     email: 'alice@example.com',
     name: 'Alice',
     groups: [],
+    roles: [],
     ...fields,
   };
 }

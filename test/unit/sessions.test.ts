@@ -39,10 +39,12 @@ class FakeClock implements Clock {
 const ALICE: Identity = {
   subject: 'corp:alice-sub',
   providerId: 'corp',
+  userId: 'user-1',
   username: 'alice',
   email: 'alice@example.com',
   name: 'Alice',
   groups: ['admins', 'users'],
+  roles: [],
 };
 
 function signedIn(authenticatedAt: number, identity: Identity = ALICE): session.SessionData {

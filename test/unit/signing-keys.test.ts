@@ -44,10 +44,12 @@ const p256Pem = () => pem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).pri
 const ALICE: Identity = {
   subject: 'corp:alice-sub',
   providerId: 'corp',
+  userId: 'user-1',
   username: 'alice',
   email: 'alice@example.com',
   name: 'Alice',
   groups: ['admins', 'users'],
+  roles: [],
 };
 
 function verifyWith(ring: SigningKeyRing, token: string, audience: string, at: number) {

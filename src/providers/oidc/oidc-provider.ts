@@ -2,29 +2,34 @@
 // state and nonce bound to the browser's session, three client authentication methods, and identity
 // fields read from ID token (then userinfo) claims.
 import { createPrivateKey } from 'node:crypto';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import type { OidcProviderConfig } from '../../config/schema.js';
-import {
-  GatewayError,
-  LoginErrorFromProvider,
-  LoginResponseRejected,
-  ProviderUnavailable,
-} from '../../core/errors.js';
+import { BearerTokenRejected, LoginResponseRejected, ProviderUnavailable } from '../../core/errors.js';
 import type { ExternalIdentity } from '../../core/identity.js';
 import type { PendingLogin } from '../../session/session-data.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
+import { classifyLoginError, describeError } from '../login-errors.js';
 import { claimAsGroups, claimAsString, readFirst } from './claims.js';
 
 /** IdP calls give up after this long, so a hanging IdP cannot pile up requests. */
 const IDP_TIMEOUT_SECONDS = 10;
+/** Asymmetric algorithms only: no 'none', no HS* (a public key must never act as an HMAC secret). */
+const ACCESS_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'] as const;
 /** After a failed discovery, wait this long before asking the IdP again. */
 const DISCOVERY_RETRY_MS = 5_000;
 
 export function createOidcProvider(
   config: OidcProviderConfig,
-  options: { callbackUrl: string; now: () => number },
+  options: {
+    callbackUrl: string;
+    now: () => number;
+    /** Runs after the code exchange, before identity mapping; throws a GatewayError to refuse the login (Okta's audience check). */
+    checkLoginAccessToken?: (accessToken: string, oidc: client.Configuration) => Promise<void>;
+  },
 ): IdentityProvider {
   let discovered: Promise<client.Configuration> | null = null;
+  let jwks: ReturnType<typeof createRemoteJWKSet> | null = null;
   let lastFailureAt = -Infinity;
 
   // Discovery is lazy and retried: an IdP that is down at start-up must not stop the gateway
@@ -39,7 +44,7 @@ export function createOidcProvider(
     const attempt = discover(config).catch((err: unknown) => {
       discovered = null;
       lastFailureAt = options.now();
-      throw new ProviderUnavailable(`discovery of ${config.issuer} failed: ${describe(err)}`, { cause: err });
+      throw new ProviderUnavailable(`discovery of ${config.issuer} failed: ${describeError(err)}`, { cause: err });
     });
     discovered = attempt;
     return attempt;
@@ -82,6 +87,7 @@ export function createOidcProvider(
           expectedNonce: pending.nonce,
           idTokenExpected: true,
         });
+        if (options.checkLoginAccessToken !== undefined) await options.checkLoginAccessToken(tokens.access_token, oidc);
         const idClaims = tokens.claims();
         if (idClaims === undefined) throw new LoginResponseRejected('token response without an ID token');
         const sources: Array<Record<string, unknown>> = [idClaims];
@@ -93,6 +99,25 @@ export function createOidcProvider(
         return tokens.id_token === undefined ? { external } : { external, idToken: tokens.id_token };
       } catch (err) {
         throw classifyLoginError(config.id, err);
+      }
+    },
+
+    async verifyAccessToken(token, audience) {
+      const oidc = await configuration();
+      const metadata = oidc.serverMetadata();
+      if (metadata.jwks_uri === undefined) throw new BearerTokenRejected(`${config.id} publishes no JWKS`);
+      jwks ??= createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: IDP_TIMEOUT_SECONDS * 1000 });
+      try {
+        const { payload } = await jwtVerify(token, jwks, {
+          issuer: metadata.issuer,
+          audience,
+          algorithms: [...ACCESS_TOKEN_ALGORITHMS],
+          requiredClaims: ['sub', 'exp'],
+          clockTolerance: 30,
+        });
+        return externalIdentityFrom(config, String(payload.sub), [payload]);
+      } catch (err) {
+        throw new BearerTokenRejected(`${config.id} access token refused: ${describeError(err)}`, { cause: err });
       }
     },
 
@@ -170,35 +195,4 @@ export function externalIdentityFrom(
     name: claimAsString(readFirst(sources, config.claims.name)),
     groups: claimAsGroups(readFirst(sources, config.claims.groups)),
   };
-}
-
-function classifyLoginError(providerId: string, err: unknown): GatewayError {
-  if (err instanceof GatewayError) return err;
-  if (err instanceof client.AuthorizationResponseError) {
-    return new LoginErrorFromProvider(
-      `${providerId} answered error=${err.error}: ${err.error_description ?? ''}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  if (err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) {
-    return new LoginResponseRejected(`${providerId} refused the token request: ${describe(err)}`, {
-      cause: err,
-    });
-  }
-  if (err instanceof client.ClientError) {
-    return new LoginResponseRejected(`${providerId} response failed validation: ${describe(err)}`, {
-      cause: err,
-    });
-  }
-  return new ProviderUnavailable(`${providerId} could not be reached: ${describe(err)}`, { cause: err });
-}
-
-/** A short reason for logs, including openid-client's nested cause (that is where the precise check is named). */
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as { code?: unknown }).code;
-  const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
-  return `${typeof code === 'string' ? `${code}: ` : ''}${err.message}${cause}`;
 }

@@ -1,0 +1,30 @@
+// One exhaustive table from provider type to factory: adding a type to the config schema breaks
+// this file's type until the new type is wired here.
+import type { ProviderConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { IdentityProvider } from './identity-provider.js';
+import { createOAuth2Provider } from './oauth2/oauth2-provider.js';
+import { createOidcProvider } from './oidc/oidc-provider.js';
+import { createOktaProvider } from './okta/okta-provider.js';
+
+export interface ProviderOptions {
+  /** The redirect URI registered at the IdP. */
+  callbackUrl: string;
+  now: () => number;
+  log: Logger;
+}
+
+type Factories = {
+  [Type in ProviderConfig['type']]: (config: Extract<ProviderConfig, { type: Type }>, options: ProviderOptions) => IdentityProvider;
+};
+
+const providerFactories: Factories = {
+  oidc: (config, options) => createOidcProvider(config, options),
+  okta: (config, options) => createOktaProvider(config, options),
+  oauth2: (config, options) => createOAuth2Provider(config, options),
+};
+
+export function createProvider(config: ProviderConfig, options: ProviderOptions): IdentityProvider {
+  const factory = providerFactories[config.type] as (config: ProviderConfig, options: ProviderOptions) => IdentityProvider;
+  return factory(config, options);
+}
