@@ -1,6 +1,9 @@
 // The three client authentication methods and claim mapping, each against the real local IdP.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loginAtLocalIdp, TestBrowser } from '../support/browser.js';
 import { CLIENT_ID, CLIENT_SECRET, startStack, type StackOptions } from '../support/gateway-stack.js';
@@ -114,6 +117,20 @@ describe('claim mapping', () => {
       );
     } finally {
       await stack.close();
+    }
+  });
+
+  test('an IdP that lists no groups leaves the directory memberships as they were', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-sync-'));
+    try {
+      // First login with the groups scope: alice is synced into admins and eng.
+      const withGroups = await loginAndEcho({ dataDir }, 'alice');
+      assert.equal(withGroups['x-auth-request-groups'], 'admins,all-users,eng');
+      // Next login, the IdP sends no groups claim at all: the memberships stay.
+      const withoutGroups = await loginAndEcho({ dataDir, provider: { scopes: ['openid', 'profile', 'email'] } }, 'alice');
+      assert.equal(withoutGroups['x-auth-request-groups'], 'admins,all-users,eng');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -71,6 +71,8 @@ export interface StackOptions {
   routes?: (echoUrl: string) => Array<Record<string, unknown>>;
   /** Replaces the local IdP's client registration. */
   idpClient?: (callbackUrl: string, loggedOutUrl: string) => LocalIdpClient;
+  /** Reuse a storage folder (the directory database) from an earlier stack; not removed on close. */
+  dataDir?: string;
   /** Deep-merged into the raw config last. */
   extra?: Record<string, unknown>;
 }
@@ -118,7 +120,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     jwksUrl: `http://127.0.0.1:${port}/.portcullis/jwks.json`,
     expectedIssuer: publicUrl,
   });
-  const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const session: Record<string, unknown> = {
     secret: options.sessionSecret ?? randomBytes(32).toString('hex'),
   };
@@ -171,7 +173,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         echo.close(),
         idp.close(),
       ]);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
