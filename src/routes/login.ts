@@ -1,21 +1,21 @@
 // /login (chooser), /login/:provider (start) and /callback/:provider (finish): the OIDC login flow.
 // Login state (state, nonce, PKCE verifier, return URL) lives in the server-side session, so the
 // callback may land on any replica that shares the store.
-import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import type { Clock } from '../core/clock.js';
-import { LoginLoopDetected, LoginStateInvalid, UnknownProvider } from '../core/errors.js';
+import { LoginLoopDetected, UnknownProvider } from '../core/errors.js';
 import { escapeHtml, renderPage, sendHtml, sendRedirect } from '../http/pages.js';
 import { normalizeRequestTarget } from '../http/request-path.js';
 import type { LoginCompleter } from '../login/complete-login.js';
 import { countLoginRound, LOOP_WINDOW_MS } from '../login/loop-guard.js';
+import { consumePendingLogin, establishSession } from '../login/session-login.js';
 import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
 import type { Logger } from '../observability/logger.js';
 import type { RouteTable } from '../policy/route-table.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
 import { readCookie, type SessionCookieSettings } from '../session/cookie.js';
-import { regenerateSession, saveSession } from '../session/express-session.js';
-import { MAX_PENDING_LOGINS, PENDING_LOGIN_TTL_MS, type PendingLogin } from '../session/session-data.js';
+import { saveSession } from '../session/express-session.js';
+import { MAX_PENDING_LOGINS, PENDING_LOGIN_TTL_MS } from '../session/session-data.js';
 
 export interface LoginRoutesDeps {
   providers: ReadonlyMap<string, IdentityProvider>;
@@ -96,42 +96,14 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
   router.get('/callback/:provider', async (req, res) => {
     const provider = providerFrom(req);
     const state = typeof req.query.state === 'string' ? req.query.state : '';
-    const pending = takePendingLogin(req, provider.id, state);
-    if (pending === null)
-      throw new LoginStateInvalid(`callback for ${provider.id} with no matching login in this session`);
-    // Consumed before the code exchange: a replayed callback finds nothing, even if this one fails.
-    await saveSession(req);
-    if (deps.clock.now() - pending.createdAt >= PENDING_LOGIN_TTL_MS) {
-      throw new LoginStateInvalid(`callback for ${provider.id} after the login state expired`);
-    }
-
+    const pending = await consumePendingLogin(req, provider.id, state, deps.clock);
     const callbackUrl = new URL(req.originalUrl, deps.publicUrl);
     const { external, idToken } = await provider.finishLogin(callbackUrl, pending);
     const identity = await deps.completeLogin(external);
-
-    // A new session id at login (session fixation): nothing from the anonymous session carries over.
-    await regenerateSession(req);
-    req.session.identity = identity;
-    req.session.authenticatedAt = deps.clock.now();
-    req.session.csrfToken = randomBytes(24).toString('base64url');
-    if (idToken !== undefined) req.session.idToken = idToken;
-    await saveSession(req);
-    deps.log.info(
-      { event: 'login', outcome: 'success', providerId: provider.id, subject: identity.subject },
-      'signed in',
-    );
+    await establishSession(req, identity, idToken === undefined ? {} : { idToken }, deps.clock);
+    deps.log.info({ event: 'login', outcome: 'success', providerId: provider.id, subject: identity.subject }, 'signed in');
     sendRedirect(res, 302, pending.returnTo);
   });
 
   return router;
-}
-
-/** Removes and returns the pending login with this state, if this browser's session has one. */
-function takePendingLogin(req: Request, providerId: string, state: string): PendingLogin | null {
-  const pendings = req.session.pendingLogins ?? [];
-  const match =
-    state === '' ? undefined : pendings.find((p) => p.state === state && p.providerId === providerId);
-  if (match === undefined) return null;
-  req.session.pendingLogins = pendings.filter((p) => p !== match);
-  return match;
 }

@@ -1,6 +1,7 @@
 // Picks the session store named in config. Adding a store kind to the schema breaks this table's
 // type until the new kind is wired here.
 import type session from 'express-session';
+import type { Redis } from 'ioredis';
 import type { SessionConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import type { SessionTimeouts } from '../session-data.js';
@@ -13,6 +14,8 @@ export interface SessionBackend {
   store: session.Store;
   /** For the hot path. */
   reader: SessionReader;
+  /** The Redis connection when sessions live in Redis: rate limits and replay caches share it across replicas. */
+  redis: Redis | null;
   /** /readyz: resolves when the store answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -29,6 +32,7 @@ const backendFactories: Record<
     return {
       store,
       reader: { read: (sid) => store.read(sid), extend: (sid) => store.extend(sid) },
+      redis: null,
       ping: () => Promise.resolve(),
       close: () => {
         store.close();
@@ -42,6 +46,7 @@ const backendFactories: Record<
     return {
       store,
       reader,
+      redis: client,
       ping: async () => {
         await client.ping();
       },
