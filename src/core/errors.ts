@@ -114,3 +114,10 @@ export class BearerTokenRejected extends GatewayError {
   readonly status = 401;
   readonly publicMessage = 'The bearer token is not valid for this application.';
 }
+
+/** The forward-auth request itself is unusable (untrusted peer, no original URL, bad target, no route). 403, never 400: nginx turns other codes into a 500. */
+export class ForwardAuthRefused extends GatewayError {
+  readonly code = 'PC_FORWARD_AUTH_REFUSED';
+  readonly status = 403;
+  readonly publicMessage = 'This request cannot be authorised.';
+}

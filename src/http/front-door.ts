@@ -15,6 +15,7 @@ import {
 } from '../core/errors.js';
 import { loginReturnUrlFor } from '../login/return-url.js';
 import type { Logger } from '../observability/logger.js';
+import { createForwardAuth } from '../forward-auth/forward-auth.js';
 import { decide } from '../policy/decide.js';
 import type { CompiledRoute, RouteTable } from '../policy/route-table.js';
 import {
@@ -31,6 +32,8 @@ import { isBrowserNavigation } from './client-kind.js';
 import { sendError } from './error-response.js';
 import { GATEWAY_PAGE_HEADERS, sendJson, sendRedirect } from './pages.js';
 import { normalizeRequestTarget } from './request-path.js';
+
+export type { Judgement };
 
 export interface FrontDoorDeps {
   prefix: string;
@@ -62,53 +65,74 @@ interface Principal {
 /** What the hot path concluded for one request; the HTTP and WebSocket paths act on it differently. */
 type Admission =
   | { kind: 'gateway' }
+  | { kind: 'forward-auth'; path: string; search: string }
   | { kind: 'forward'; route: CompiledRoute }
   | { kind: 'login'; route: CompiledRoute; loginUrl: string }
   | { kind: 'error'; error: GatewayError };
 
+/** The policy's answer for one protected request, shared by the proxy path and forward-auth. */
+type Judgement =
+  | { kind: 'public' }
+  | { kind: 'login' }
+  | { kind: 'deny'; error: GatewayError }
+  | { kind: 'allow'; identity: Identity; assertion: string };
+
 export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
   const loginBase = new URL(`${deps.prefix}/login`, deps.publicUrl).href;
+  const authPath = `${deps.prefix}/auth`;
+  const forwardAuth = createForwardAuth({ ...deps, authPath, judge, loginUrlFor });
 
   async function admit(req: IncomingMessage): Promise<Admission> {
     const target = normalizeRequestTarget(req.url ?? '');
     if (!target.ok) return { kind: 'error', error: new BadRequestTarget(target.reason) };
     req.url = target.path + target.search; // what the upstream (or the gateway app) will see
+    if (target.path === authPath || target.path.startsWith(`${authPath}/`)) {
+      return { kind: 'forward-auth', path: target.path, search: target.search };
+    }
     if (isGatewayPath(target.path, deps.prefix)) return { kind: 'gateway' };
 
     const host = normalizedHost(req.headers.host, deps.publicUrl);
     if (host === null) return { kind: 'error', error: new BadRequestTarget('invalid Host header') };
     const route = deps.routes.match(host, target.path);
-    if (route === null)
-      return { kind: 'error', error: new RouteNotFound(`no route for ${host}${target.path}`) };
+    if (route === null) return { kind: 'error', error: new RouteNotFound(`no route for ${host}${target.path}`) };
 
     // Whatever happens next, the client's own identity and forwarding headers never reach the app.
     stripIdentityHeaders(req.headers, deps.headerPlan);
     deps.addressing.setForwardedHeaders(req);
-    if (route.isPublic) return { kind: 'forward', route };
+    const judgement = await judge(req, route);
+    switch (judgement.kind) {
+      case 'public':
+        return { kind: 'forward', route };
+      case 'login': {
+        const requestHost = req.headers.host ?? deps.publicUrl.host;
+        return { kind: 'login', route, loginUrl: loginUrlFor(deps.publicUrl.protocol, requestHost, req.url) };
+      }
+      case 'deny':
+        return { kind: 'error', error: judgement.error };
+      case 'allow':
+        setIdentityHeaders(req.headers, deps.headerPlan, judgement.identity, judgement.assertion);
+        hideSessionCookie(req, deps.sessionCookieName);
+        return { kind: 'forward', route };
+    }
+  }
 
+  async function judge(req: IncomingMessage, route: CompiledRoute): Promise<Judgement> {
+    if (route.isPublic) return { kind: 'public' };
     const principal = await principalOf(req, route);
     const decision = decide(route, principal?.identity ?? null);
     switch (decision.kind) {
       case 'public':
-        return { kind: 'forward', route };
+        return { kind: 'public' };
       case 'login':
-        return { kind: 'login', route, loginUrl: loginUrlFor(req, host, target.path + target.search) };
+        return { kind: 'login' };
       case 'deny':
         return {
-          kind: 'error',
-          error: new AccessDenied(
-            `${decision.identity.subject} denied on route ${route.id}: ${decision.reasons.join(',')}`,
-          ),
+          kind: 'deny',
+          error: new AccessDenied(`${decision.identity.subject} denied on route ${route.id}: ${decision.reasons.join(',')}`),
         };
       case 'allow': {
-        const assertion = await deps.assertions.assertionFor(
-          (principal as Principal).id,
-          decision.identity,
-          route.id,
-        );
-        setIdentityHeaders(req.headers, deps.headerPlan, decision.identity, assertion);
-        hideSessionCookie(req, deps.sessionCookieName);
-        return { kind: 'forward', route };
+        const id = (principal as Principal).id;
+        return { kind: 'allow', identity: decision.identity, assertion: await deps.assertions.assertionFor(id, decision.identity, route.id) };
       }
     }
   }
@@ -127,10 +151,9 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     return session === null ? null : { id: session.id, identity: session.identity };
   }
 
-  function loginUrlFor(req: IncomingMessage, host: string, pathAndQuery: string): string {
-    const port = deps.publicUrl.port === '' ? '' : `:${deps.publicUrl.port}`;
-    const requestHost = req.headers.host ?? `${host}${port}`;
-    const requestUrl = new URL(pathAndQuery, `${deps.publicUrl.protocol}//${requestHost}`);
+  /** The sign-in URL whose return address is the original request (relative when on the public origin). */
+  function loginUrlFor(protocol: string, requestHost: string, pathAndQuery: string): string {
+    const requestUrl = new URL(pathAndQuery, `${protocol}//${requestHost}`);
     return `${loginBase}?rd=${encodeURIComponent(loginReturnUrlFor(requestUrl, deps.publicUrl.origin))}`;
   }
 
@@ -145,6 +168,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
           switch (admission.kind) {
             case 'gateway':
               return deps.gatewayApp(req, res);
+            case 'forward-auth':
+              return forwardAuth.answer(req, res, admission.path, admission.search);
             case 'forward':
               logAccess(req, admission.route);
               return deps.upstream.forward(req, res, admission.route);
@@ -173,6 +198,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
               logAccess(req, admission.route);
               return deps.upstream.forwardUpgrade(req, socket, head, admission.route);
             case 'gateway':
+            case 'forward-auth':
               return refuseUpgrade(socket, new RouteNotFound('no WebSocket endpoint on the gateway prefix'));
             case 'login':
               return refuseUpgrade(socket, new LoginRequired('WebSocket upgrade without a session'));
@@ -191,7 +217,7 @@ export function isGatewayPath(path: string, prefix: string): boolean {
 }
 
 /** Lowercase host without port or trailing dot; the public URL's host when the client sent none. */
-function normalizedHost(header: string | undefined, publicUrl: URL): string | null {
+export function normalizedHost(header: string | undefined, publicUrl: URL): string | null {
   if (header === undefined || header === '') return publicUrl.hostname;
   try {
     const url = new URL(`http://${header}`);
