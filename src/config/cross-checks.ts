@@ -1,6 +1,7 @@
 // Rules that span keys or sections, run after the schema accepted every key on its own.
 // Errors refuse the config; warnings are printed at start and by check-config.
 import { canonicalHeaderName, RESERVED_HEADER_NAMES } from '../core/header-names.js';
+import { entraConfigWarnings } from './providers/entra-schema.js';
 import { oauth2ConfigIssues, oauth2ConfigWarnings } from './providers/oauth2-schema.js';
 import { oktaConfigIssues, oktaConfigWarnings } from './providers/okta-schema.js';
 import type { Config, OidcProviderConfig, ProviderConfig } from './schema.js';
@@ -36,6 +37,9 @@ export function crossCheck(config: Config): CrossCheckResult {
   }
 
   const { session } = config;
+  if (config.server.workers !== 1 && session.store !== 'redis') {
+    error('server.workers', 'needs session.store: redis (each worker has its own memory store, so sessions would not be shared)');
+  }
   if (session.store === 'redis' && session.redis === undefined) {
     error('session.redis', 'is required when session.store is redis');
   }
@@ -139,6 +143,8 @@ function providerIssues(provider: ProviderConfig, at: string): CrossCheckResult 
       return { errors: oktaConfigIssues(provider, at), warnings: oktaConfigWarnings(provider, at) };
     case 'oauth2':
       return { errors: oauth2ConfigIssues(provider, at), warnings: oauth2ConfigWarnings(provider, at) };
+    case 'entra':
+      return { errors: [], warnings: entraConfigWarnings(provider, at) };
   }
 }
 

@@ -1,6 +1,7 @@
 // One schema per provider type; the discriminated union picks by `type`.
 import { z } from 'zod';
 import { groupSyncSchema } from './group-sync-schema.js';
+import { entraProviderSchema } from './providers/entra-schema.js';
 import { oauth2ProviderSchema } from './providers/oauth2-schema.js';
 import { oktaProviderSchema } from './providers/okta-schema.js';
 import { httpUrl, pemPrivateKey } from './schema-parts.js';
@@ -52,5 +53,6 @@ export const providerSchema = z.discriminatedUnion('type', [
   oidcProviderSchema,
   oktaProviderSchema,
   oauth2ProviderSchema,
+  entraProviderSchema,
 ]);
 

@@ -3,6 +3,7 @@
 import type { ProviderConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { IdentityProvider } from './identity-provider.js';
+import { createEntraProvider } from './entra/entra-provider.js';
 import { createOAuth2Provider } from './oauth2/oauth2-provider.js';
 import { createOidcProvider } from './oidc/oidc-provider.js';
 import { createOktaProvider } from './okta/okta-provider.js';
@@ -22,6 +23,7 @@ const providerFactories: Factories = {
   oidc: (config, options) => createOidcProvider(config, options),
   okta: (config, options) => createOktaProvider(config, options),
   oauth2: (config, options) => createOAuth2Provider(config, options),
+  entra: (config, options) => createEntraProvider(config, options),
 };
 
 export function createProvider(config: ProviderConfig, options: ProviderOptions): IdentityProvider {

@@ -1,7 +1,6 @@
 // A generic OpenID Connect provider on openid-client: discovery, authorization code with PKCE S256,
 // state and nonce bound to the browser's session, three client authentication methods, and identity
 // fields read from ID token (then userinfo) claims.
-import { createPrivateKey } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import type { OidcProviderConfig } from '../../config/schema.js';
@@ -10,6 +9,7 @@ import type { ExternalIdentity } from '../../core/identity.js';
 import type { PendingLogin } from '../../session/session-data.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { classifyLoginError, describeError } from '../login-errors.js';
+import { importClientSigningKey } from './oidc-flow.js';
 import { claimAsGroups, claimAsString, readFirst } from './claims.js';
 
 /** IdP calls give up after this long, so a hanging IdP cannot pile up requests. */
@@ -165,16 +165,8 @@ async function clientAuthFor(config: OidcProviderConfig): Promise<client.ClientA
     case 'client_secret_post':
       return client.ClientSecretPost(config.clientSecret);
     case 'private_key_jwt': {
-      const keyObject = createPrivateKey(config.privateKey ?? '');
-      const algorithm =
-        keyObject.asymmetricKeyType === 'ec'
-          ? { name: 'ECDSA', namedCurve: 'P-256' }
-          : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-      const pkcs8 = keyObject.export({ format: 'der', type: 'pkcs8' });
-      const key = await crypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
-      return client.PrivateKeyJwt(
-        config.privateKeyId === undefined ? key : { key, kid: config.privateKeyId },
-      );
+      const key = await importClientSigningKey(config.privateKey ?? '');
+      return client.PrivateKeyJwt(config.privateKeyId === undefined ? key : { key, kid: config.privateKeyId });
     }
   }
 }
