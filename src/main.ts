@@ -2,6 +2,7 @@
 // Entry point: dispatch to one command.
 import { Command } from 'commander';
 import { runCheckConfig } from './cli/check-config.js';
+import { runHashPassword } from './cli/hash-password.js';
 import { runServe } from './cli/serve.js';
 
 const program = new Command()
@@ -32,6 +33,19 @@ program
   .argument('[file]', 'config file (or PORTCULLIS_CONFIG)')
   .action((file: string | undefined) => {
     process.exitCode = runCheckConfig(configFrom(file), { log: console.log, error: console.error });
+  });
+
+program
+  .command('hash-password')
+  .description('read a password on stdin and print its argon2id hash (for breakGlass.users[].passwordHash)')
+  // Accepted only to be refused with a clear message: a password in argv leaks to shell history and ps.
+  .allowExcessArguments(true)
+  .action(async (_options: unknown, command: Command) => {
+    process.exitCode = await runHashPassword(command.args, {
+      input: process.stdin,
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+    });
   });
 
 await program.parseAsync(process.argv);

@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import { compileGroupRules } from '../core/groups.js';
 import { openDirectory } from '../directory/open-directory.js';
 import { createBearerVerifier } from '../login/bearer-tokens.js';
+import { createBreakGlass } from '../login/break-glass.js';
 import { createLoginCompleter } from '../login/complete-login.js';
 import { compileRoutes } from '../policy/route-table.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
@@ -21,12 +22,16 @@ import { createGatewayApp } from '../routes/gateway-app.js';
 import { sessionCookieSettings } from '../session/cookie.js';
 import { createSessionMiddleware } from '../session/express-session.js';
 import { createSessionLookup } from '../session/lookup.js';
+import { createReplayCache } from '../session/replay-cache.js';
+import { createSessionIndex } from '../session/session-index.js';
 import { createSessionBackend } from '../session/stores/create-backend.js';
 
 export interface Gateway {
   frontDoor: FrontDoor;
   /** Attach to a listening server: requests and WebSocket upgrades. */
   attach(server: Server): void;
+  /** Resolves when the session store and the directory answer (never depends on an IdP). */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,6 +52,16 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
     timeouts,
     clock,
   });
+  // Beside the sessions (memory, or the sessions' Redis): one-time SAML message IDs, and
+  // (provider, NameID) → session ids for IdP-initiated logout.
+  const replayCache = createReplayCache(backend.redis, {
+    keyPrefix: config.session.redis?.keyPrefix ?? '',
+    clock,
+  });
+  const sessionIndex = createSessionIndex(backend.redis, {
+    keyPrefix: config.session.redis?.keyPrefix ?? '',
+    clock,
+  });
 
   const providers = new Map<string, IdentityProvider>(
     config.providers.map((provider) => [
@@ -55,6 +70,8 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
         callbackUrl: new URL(`${prefix}/callback/${provider.id}`, publicUrl).href,
         now: () => clock.now(),
         log,
+        gatewayUrl: new URL(prefix, publicUrl).href,
+        replayCache,
       }),
     ]),
   );
@@ -62,8 +79,22 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
   const groupRules = new Map(
     config.providers.map((provider) => [provider.id, compileGroupRules(provider.groupSync, config.groups)]),
   );
+  const ready = async (): Promise<void> => {
+    await backend.ping();
+    await directory.ping();
+  };
   const completeLogin = createLoginCompleter({ directory, groupRules, roles: config.roles, clock });
   const bearer = createBearerVerifier({ providers, groupRules, roles: config.roles, clock });
+  // Break-glass needs no IdP: local hashes, limits in the session store's Redis (or memory), audit in the directory.
+  const breakGlass = createBreakGlass({
+    config: config.breakGlass,
+    roles: config.roles,
+    redis: backend.redis,
+    keyPrefix: config.session.redis?.keyPrefix ?? '',
+    audit: directory,
+    clock,
+    log,
+  });
 
   const routes = compileRoutes(config.routes);
   const gatewayApp = createGatewayApp({
@@ -82,10 +113,18 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
     jwks: keys.jwks,
     sessions,
     absoluteTimeoutMs: timeouts.absoluteMs,
-    storeReady: async () => {
-      await backend.ping();
-      await directory.ping();
+    storeReady: ready,
+    sessionIndex,
+    sessionStore: {
+      read: (sessionId) => backend.reader.read(sessionId),
+      destroy: (sessionId) =>
+        new Promise<void>((resolve, reject) =>
+          backend.store.destroy(sessionId, (err) => (err ? reject(err) : resolve())),
+        ),
     },
+    breakGlass,
+    clientIp: createClientAddressing(config.server.trustProxy).clientIp,
+    showNativeLogin: config.breakGlass.showOnLoginPage && config.breakGlass.users.length > 0,
     sessionMiddleware: createSessionMiddleware({
       store: backend.store,
       secrets: config.session.secret,
@@ -113,12 +152,16 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
 
   return {
     frontDoor,
+    ready,
     attach(server) {
       server.on('request', frontDoor.handleRequest);
       server.on('upgrade', frontDoor.handleUpgrade);
     },
     async close() {
       upstream.close();
+      for (const provider of providers.values()) provider.close?.();
+      replayCache.close();
+      sessionIndex.close();
       await backend.close();
       await directory.close();
     },

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../observability/logger.js';
-import { composeGateway } from './compose.js';
+import type { Duplex } from 'node:stream';
+import { composeGateway, type Gateway } from './compose.js';
 
 export interface RunningGateway {
   server: Server;
@@ -27,15 +28,19 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const gateway = await composeGateway(config, deps);
   const server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 65_000 });
+  // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping: track them to drain them.
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (_req, socket: Duplex) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+  });
   gateway.attach(server);
   const { host, port } = deps.listen ?? parseListen(config.server.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, host, port);
+  const health =
+    config.server.healthListen === undefined
+      ? null
+      : await startHealthListener(config.server.healthListen, gateway);
   const bound = (server.address() as AddressInfo).port;
   const shownHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
@@ -47,10 +52,58 @@ export async function startGateway(
     async close(graceMs = config.server.shutdownGraceSeconds * 1000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-      await closed;
-      clearTimeout(timer);
+      const drained = waitUntilEmpty(upgraded);
+      const deadline = setTimeout(() => {
+        server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
+      }, graceMs);
+      await Promise.all([closed, drained]);
+      clearTimeout(deadline);
+      await new Promise<void>((resolve) => (health === null ? resolve() : health.close(() => resolve())));
       await gateway.close();
     },
   };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Probes for the kubelet on their own port: no auth, no routes, nothing but health and readiness. */
+async function startHealthListener(address: string, gateway: Gateway): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const reply = (status: number, body: object) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(body));
+    };
+    if (path.endsWith('/healthz')) return reply(200, { status: 'ok' });
+    if (path.endsWith('/readyz')) {
+      gateway.ready().then(
+        () => reply(200, { status: 'ready' }),
+        () => reply(503, { status: 'not ready', reason: 'session store or directory unreachable' }),
+      );
+      return;
+    }
+    reply(404, { error: 'not found' });
+  });
+  const { host, port } = parseListen(address);
+  await listen(server, host, port);
+  return server;
+}
+
+function waitUntilEmpty(sockets: Set<Duplex>): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (sockets.size === 0) resolve();
+      else setTimeout(check, 50);
+    };
+    check();
+  });
 }

@@ -1,9 +1,12 @@
 // Rules that span keys or sections, run after the schema accepted every key on its own.
 // Errors refuse the config; warnings are printed at start and by check-config.
 import { canonicalHeaderName, RESERVED_HEADER_NAMES } from '../core/header-names.js';
+import { roleMapReachesAdmin } from '../core/roles.js';
+import { breakGlassConfigIssues, breakGlassReachesAdmin } from './break-glass-schema.js';
 import { entraConfigWarnings } from './providers/entra-schema.js';
 import { oauth2ConfigIssues, oauth2ConfigWarnings } from './providers/oauth2-schema.js';
 import { oktaConfigIssues, oktaConfigWarnings } from './providers/okta-schema.js';
+import { samlConfigIssues, samlConfigWarnings } from './providers/saml-schema.js';
 import type { Config, OidcProviderConfig, ProviderConfig } from './schema.js';
 
 export interface ConfigIssue {
@@ -38,7 +41,10 @@ export function crossCheck(config: Config): CrossCheckResult {
 
   const { session } = config;
   if (config.server.workers !== 1 && session.store !== 'redis') {
-    error('server.workers', 'needs session.store: redis (each worker has its own memory store, so sessions would not be shared)');
+    error(
+      'server.workers',
+      'needs session.store: redis (each worker has its own memory store, so sessions would not be shared)',
+    );
   }
   if (session.store === 'redis' && session.redis === undefined) {
     error('session.redis', 'is required when session.store is redis');
@@ -110,16 +116,22 @@ export function crossCheck(config: Config): CrossCheckResult {
       ['bearer.providers', route.bearer?.providers ?? []],
     ] as const) {
       ids.forEach((id, i) => {
-        if (!providerIds.has(id)) error(`routes.${index}.${key}.${i}`, `names provider '${id}', which is not configured`);
+        if (!providerIds.has(id))
+          error(`routes.${index}.${key}.${i}`, `names provider '${id}', which is not configured`);
       });
     }
   });
 
-  // Admins must never lock themselves out: some group (or, later, a break-glass user) must hold admin.
-  const adminGroups = config.roles.admin?.groups ?? [];
-  if (adminGroups.length === 0) {
-    error('roles.admin', 'must map at least one group to the admin role (e.g. roles: { admin: { groups: [gw-admins] } })');
+  // Admins must never lock themselves out: some group or some break-glass user must hold admin.
+  if (!roleMapReachesAdmin(config.roles) && !breakGlassReachesAdmin(config)) {
+    error(
+      'roles.admin',
+      'no group and no break-glass user maps to the admin role: map a group (roles: { admin: { groups: [gw-admins] } }) or give a breakGlass.users entry roles: [admin]',
+    );
   }
+  const breakGlass = breakGlassConfigIssues(config);
+  errors.push(...breakGlass.errors);
+  warnings.push(...breakGlass.warnings);
 
   const seenHeaders = new Map<string, string>();
   for (const [key, name] of Object.entries(config.headers)) {
@@ -145,6 +157,8 @@ function providerIssues(provider: ProviderConfig, at: string): CrossCheckResult 
       return { errors: oauth2ConfigIssues(provider, at), warnings: oauth2ConfigWarnings(provider, at) };
     case 'entra':
       return { errors: [], warnings: entraConfigWarnings(provider, at) };
+    case 'saml':
+      return { errors: samlConfigIssues(provider, at), warnings: samlConfigWarnings(provider, at) };
   }
 }
 
@@ -155,13 +169,22 @@ function oidcIssues(provider: OidcProviderConfig, at: string): CrossCheckResult 
     errors.push({ path: `${at}.privateKeyFile`, message: 'is required when clientAuth is private_key_jwt' });
   }
   if (provider.clientAuth !== 'private_key_jwt' && provider.clientSecret === undefined) {
-    errors.push({ path: `${at}.clientSecret`, message: `is required when clientAuth is ${provider.clientAuth}` });
+    errors.push({
+      path: `${at}.clientSecret`,
+      message: `is required when clientAuth is ${provider.clientAuth}`,
+    });
   }
   if (new URL(provider.issuer).protocol === 'http:' && !provider.insecureAllowHttpIssuer) {
-    errors.push({ path: `${at}.issuer`, message: 'is plain http: set insecureAllowHttpIssuer: true for a local test IdP only' });
+    errors.push({
+      path: `${at}.issuer`,
+      message: 'is plain http: set insecureAllowHttpIssuer: true for a local test IdP only',
+    });
   }
   if (provider.insecureAllowHttpIssuer) {
-    warnings.push({ path: `${at}.insecureAllowHttpIssuer`, message: 'plain-HTTP issuer allowed: tokens can be read or forged in transit' });
+    warnings.push({
+      path: `${at}.insecureAllowHttpIssuer`,
+      message: 'plain-HTTP issuer allowed: tokens can be read or forged in transit',
+    });
   }
   return { errors, warnings };
 }

@@ -24,4 +24,3 @@ export const groupSyncSchema = z
     rename: z.record(z.string(), groupName).default({}),
   })
   .default({ enabled: true, include: [], exclude: [], rename: {} });
-

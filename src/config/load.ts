@@ -24,6 +24,13 @@ const SECRET_KEYS: ReadonlySet<string> = new Set([
   'privateKey',
   'signingKey',
   'previousSigningKey',
+  'passwordHash',
+  // SAML providers: the IdP metadata document, the SP's decryption key, and both SP certificates
+  // (not secrets, but usually files next to their keys).
+  'idpMetadata',
+  'decryptionKey',
+  'signingCertificate',
+  'decryptionCertificate',
 ]);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -4,6 +4,7 @@ import { groupSyncSchema } from './group-sync-schema.js';
 import { entraProviderSchema } from './providers/entra-schema.js';
 import { oauth2ProviderSchema } from './providers/oauth2-schema.js';
 import { oktaProviderSchema } from './providers/okta-schema.js';
+import { samlProviderSchema } from './providers/saml-schema.js';
 import { httpUrl, pemPrivateKey } from './schema-parts.js';
 
 const claimPath = z.string().min(1);
@@ -54,5 +55,5 @@ export const providerSchema = z.discriminatedUnion('type', [
   oktaProviderSchema,
   oauth2ProviderSchema,
   entraProviderSchema,
+  samlProviderSchema,
 ]);
-

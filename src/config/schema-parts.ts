@@ -51,4 +51,3 @@ export const pemPrivateKey = z.string().refine((pem) => {
     return false;
   }
 }, 'must be a PEM private key (PKCS#8, PKCS#1 or SEC1)');
-

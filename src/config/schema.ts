@@ -3,9 +3,17 @@
 // already read from their *File keys (config/load.ts), so the schema only knows the value keys.
 import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
+import { breakGlassSchema } from './break-glass-schema.js';
 import { groupName, type groupSyncSchema } from './group-sync-schema.js';
 import { providerSchema, type oidcProviderSchema } from './provider-schemas.js';
-import { durationBetween, headerName, hostPattern, httpUrl, parsedUrl, pemPrivateKey } from './schema-parts.js';
+import {
+  durationBetween,
+  headerName,
+  hostPattern,
+  httpUrl,
+  parsedUrl,
+  pemPrivateKey,
+} from './schema-parts.js';
 
 export const serverSchema = z.strictObject({
   /** host:port or a bare port. */
@@ -42,8 +50,16 @@ export const serverSchema = z.strictObject({
     }, 'must be a hop count or a list of IP addresses, CIDRs, loopback, linklocal or uniquelocal'),
   /** Hosts besides publicUrl's and the routes' that a post-login return URL may point at. */
   allowedRedirectHosts: z.array(hostPattern).default([]),
-  /** Seconds to let in-flight requests finish after SIGTERM before closing. */
+  /** Seconds in-flight requests and open WebSockets get to finish after SIGTERM before they are closed. */
   shutdownGraceSeconds: z.number().int().min(0).max(600).default(10),
+  /** A second listener (host:port) serving only /healthz and /readyz, without auth: kubelet probes in sidecar mode. */
+  healthListen: z
+    .union([z.string(), z.number().int()])
+    .transform((value) => String(value))
+    .refine((text) => /^(\[[0-9a-f:.]+\]:|[^:\s]+:)?\d{1,5}$/i.test(text), 'must be host:port or a port')
+    .optional(),
+  /** Worker processes: 1, a number, or 'auto' (one per core). More than 1 needs the Redis session store. */
+  workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
 });
 
 export const sessionSchema = z.strictObject({
@@ -214,6 +230,7 @@ export const configSchema = z.strictObject({
   groups: groupsSchema,
   roles: rolesSchema,
   log: logSchema,
+  breakGlass: breakGlassSchema,
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -229,3 +246,4 @@ export type StorageConfig = Config['storage'];
 export type GroupsConfig = Config['groups'];
 export type RolesConfig = Config['roles'];
 export type GroupSyncConfig = z.output<typeof groupSyncSchema>;
+export type BreakGlassConfig = Config['breakGlass'];

@@ -58,7 +58,10 @@ export interface Directory {
   listUsers(options?: { limit?: number; offset?: number }): Promise<UserRecord[]>;
   memberships(userId: string): Promise<Membership[]>;
   /** Adds (with their source) and removes memberships in one transaction. Adding an existing group keeps the stronger source (manual > default > sync). */
-  changeMemberships(userId: string, change: { add: readonly Membership[]; remove: readonly string[] }): Promise<void>;
+  changeMemberships(
+    userId: string,
+    change: { add: readonly Membership[]; remove: readonly string[] },
+  ): Promise<void>;
   recordAudit(event: AuditRecord): Promise<void>;
   /** Newest first. */
   listAudit(options?: { limit?: number; userId?: string; event?: string }): Promise<AuditRecord[]>;

@@ -40,7 +40,12 @@ export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
     sendError(new ForwardAuthRefused(reason), req, res, deps.log);
   }
 
-  async function answer(req: IncomingMessage, res: ServerResponse, path: string, search: string): Promise<void> {
+  async function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    search: string,
+  ): Promise<void> {
     const parsed = protectedRequestOf(
       req.method ?? 'GET',
       path,
@@ -75,7 +80,11 @@ export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
         if (original.mode !== 'nginx' && isBrowserNavigation(original.method, req.headers)) {
           return sendRedirect(res, 302, loginUrl);
         }
-        return sendJson(res, 401, { error: 'PC_LOGIN_REQUIRED', message: 'Sign-in required.', login: loginUrl });
+        return sendJson(res, 401, {
+          error: 'PC_LOGIN_REQUIRED',
+          message: 'Sign-in required.',
+          login: loginUrl,
+        });
       }
     }
   }

@@ -37,9 +37,22 @@ export function protectedRequestOf(
     // Envoy: path_prefix + original path. Host and method are the original request's own.
     const host = single(headers.host);
     if (host === undefined) return { ok: false, reason: 'Host header missing' };
-    return { ok: true, request: { mode: 'envoy', method, target: path.slice(authPath.length) + search, host, proto: defaultProto } };
+    return {
+      ok: true,
+      request: {
+        mode: 'envoy',
+        method,
+        target: path.slice(authPath.length) + search,
+        host,
+        proto: defaultProto,
+      },
+    };
   }
-  if (!fromTrustedProxy) return { ok: false, reason: 'forward-auth headers are accepted only from trusted proxies (server.trustProxy)' };
+  if (!fromTrustedProxy)
+    return {
+      ok: false,
+      reason: 'forward-auth headers are accepted only from trusted proxies (server.trustProxy)',
+    };
 
   const originalUrl = single(headers['x-original-url']);
   if (originalUrl !== undefined) {
@@ -49,8 +62,10 @@ export function protectedRequestOf(
     } catch {
       return { ok: false, reason: 'X-Original-URL is not an absolute URL' };
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: 'X-Original-URL must be http or https' };
-    if (url.username !== '' || url.password !== '') return { ok: false, reason: 'X-Original-URL must not carry credentials' };
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return { ok: false, reason: 'X-Original-URL must be http or https' };
+    if (url.username !== '' || url.password !== '')
+      return { ok: false, reason: 'X-Original-URL must not carry credentials' };
     return {
       ok: true,
       request: {
@@ -68,8 +83,18 @@ export function protectedRequestOf(
     const host = single(headers['x-forwarded-host']) ?? single(headers.host);
     if (host === undefined) return { ok: false, reason: 'X-Forwarded-Host missing' };
     const proto = single(headers['x-forwarded-proto']) ?? defaultProto;
-    if (proto !== 'http' && proto !== 'https') return { ok: false, reason: 'X-Forwarded-Proto must be http or https' };
-    return { ok: true, request: { mode: 'traefik', method: single(headers['x-forwarded-method']) ?? 'GET', target: forwardedUri, host, proto } };
+    if (proto !== 'http' && proto !== 'https')
+      return { ok: false, reason: 'X-Forwarded-Proto must be http or https' };
+    return {
+      ok: true,
+      request: {
+        mode: 'traefik',
+        method: single(headers['x-forwarded-method']) ?? 'GET',
+        target: forwardedUri,
+        host,
+        proto,
+      },
+    };
   }
 
   const originalUri = single(headers['x-original-uri']);
@@ -78,7 +103,13 @@ export function protectedRequestOf(
     if (host === undefined) return { ok: false, reason: 'Host header missing' };
     return {
       ok: true,
-      request: { mode: 'nginx', method: single(headers['x-original-method']) ?? 'GET', target: originalUri, host, proto: defaultProto },
+      request: {
+        mode: 'nginx',
+        method: single(headers['x-original-method']) ?? 'GET',
+        target: originalUri,
+        host,
+        proto: defaultProto,
+      },
     };
   }
   return { ok: false, reason: 'no original request: send X-Original-URL, X-Original-URI or X-Forwarded-Uri' };

@@ -94,7 +94,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     const host = normalizedHost(req.headers.host, deps.publicUrl);
     if (host === null) return { kind: 'error', error: new BadRequestTarget('invalid Host header') };
     const route = deps.routes.match(host, target.path);
-    if (route === null) return { kind: 'error', error: new RouteNotFound(`no route for ${host}${target.path}`) };
+    if (route === null)
+      return { kind: 'error', error: new RouteNotFound(`no route for ${host}${target.path}`) };
 
     // Whatever happens next, the client's own identity and forwarding headers never reach the app.
     stripIdentityHeaders(req.headers, deps.headerPlan);
@@ -128,11 +129,17 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
       case 'deny':
         return {
           kind: 'deny',
-          error: new AccessDenied(`${decision.identity.subject} denied on route ${route.id}: ${decision.reasons.join(',')}`),
+          error: new AccessDenied(
+            `${decision.identity.subject} denied on route ${route.id}: ${decision.reasons.join(',')}`,
+          ),
         };
       case 'allow': {
         const id = (principal as Principal).id;
-        return { kind: 'allow', identity: decision.identity, assertion: await deps.assertions.assertionFor(id, decision.identity, route.id) };
+        return {
+          kind: 'allow',
+          identity: decision.identity,
+          assertion: await deps.assertions.assertionFor(id, decision.identity, route.id),
+        };
       }
     }
   }

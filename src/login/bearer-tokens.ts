@@ -19,7 +19,10 @@ export interface BearerIdentity {
 }
 
 export interface BearerVerifier {
-  verify(token: string, accepted: { providers: readonly string[]; audience: string }): Promise<BearerIdentity>;
+  verify(
+    token: string,
+    accepted: { providers: readonly string[]; audience: string },
+  ): Promise<BearerIdentity>;
 }
 
 const MAX_CACHED_TOKENS = 10_000;
@@ -41,10 +44,14 @@ export function createBearerVerifier(deps: {
 }): BearerVerifier {
   const cache = new Map<string, { result: BearerIdentity; validUntil: number }>();
 
-  function identityFor(providerId: string, external: Awaited<ReturnType<NonNullable<IdentityProvider['verifyAccessToken']>>>): Identity {
+  function identityFor(
+    providerId: string,
+    external: Awaited<ReturnType<NonNullable<IdentityProvider['verifyAccessToken']>>>,
+  ): Identity {
     const rules = deps.groupRules.get(providerId);
     // No directory on this path: groups come from the token alone, filtered by the provider's rules.
-    const fromToken = rules === undefined || !rules.syncEnabled ? [] : filterIdpGroups(external.groups ?? [], rules);
+    const fromToken =
+      rules === undefined || !rules.syncEnabled ? [] : filterIdpGroups(external.groups ?? [], rules);
     const groups = [...new Set([...(rules?.defaults ?? []), ...fromToken])].sort();
     return {
       subject: subjectOf(providerId, external.externalId),

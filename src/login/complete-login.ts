@@ -32,7 +32,8 @@ export function createLoginCompleter(deps: {
     );
     const current = await deps.directory.memberships(user.id);
     const change = planGroupSync(current, external.groups, rules);
-    if (change.add.length > 0 || change.remove.length > 0) await deps.directory.changeMemberships(user.id, change);
+    if (change.add.length > 0 || change.remove.length > 0)
+      await deps.directory.changeMemberships(user.id, change);
     const groups = groupNamesOf(
       change.add.length > 0 || change.remove.length > 0 ? await deps.directory.memberships(user.id) : current,
     );

@@ -20,8 +20,10 @@ export async function consumePendingLogin(
   clock: Clock,
 ): Promise<PendingLogin> {
   const pendings = req.session.pendingLogins ?? [];
-  const match = state === '' ? undefined : pendings.find((p) => p.state === state && p.providerId === providerId);
-  if (match === undefined) throw new LoginStateInvalid(`response for ${providerId} with no matching login in this session`);
+  const match =
+    state === '' ? undefined : pendings.find((p) => p.state === state && p.providerId === providerId);
+  if (match === undefined)
+    throw new LoginStateInvalid(`response for ${providerId} with no matching login in this session`);
   req.session.pendingLogins = pendings.filter((p) => p !== match);
   await saveSession(req);
   if (clock.now() - match.createdAt >= PENDING_LOGIN_TTL_MS) {
@@ -36,7 +38,12 @@ export interface LoginExtras {
 }
 
 /** A new session id at login (session fixation): nothing from the anonymous session carries over. */
-export async function establishSession(req: Request, identity: Identity, extras: LoginExtras, clock: Clock): Promise<void> {
+export async function establishSession(
+  req: Request,
+  identity: Identity,
+  extras: LoginExtras,
+  clock: Clock,
+): Promise<void> {
   await regenerateSession(req);
   req.session.identity = identity;
   req.session.authenticatedAt = clock.now();

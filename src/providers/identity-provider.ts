@@ -1,4 +1,5 @@
 // The port every identity provider implements; login/ and routes/ know only this.
+import type { SessionData } from 'express-session';
 import type { ExternalIdentity } from '../core/identity.js';
 import type { PendingLogin } from '../session/session-data.js';
 
@@ -29,6 +30,19 @@ export interface IdentityProvider {
    * tokens cannot be verified locally.
    */
   verifyAccessToken?(token: string, audience: string): Promise<ExternalIdentity>;
-  /** Where to send the browser to end the IdP session too, when the IdP supports it. */
-  endSessionUrl(idToken: string | undefined, postLogoutRedirectUri: string): Promise<URL | undefined>;
+  /**
+   * Where to send the browser to end the IdP session too, when the IdP supports it. `ended` is what
+   * the ended session held: protocols that log out by subject rather than by token read their part
+   * of it (SAML: NameID and SessionIndex, for a LogoutRequest).
+   */
+  endSessionUrl(
+    idToken: string | undefined,
+    postLogoutRedirectUri: string,
+    ended?: EndedSession,
+  ): Promise<URL | undefined>;
+  /** Stops background work (a SAML provider's metadata refresh) when the gateway closes. */
+  close?(): void;
 }
+
+/** A snapshot of a session's data taken before it was destroyed. */
+export type EndedSession = Readonly<Partial<SessionData>>;

@@ -8,9 +8,13 @@ import type { Logger } from '../observability/logger.js';
 import { createInfoRoutes, type InfoRoutesDeps } from './info.js';
 import { createLoginRoutes, type LoginRoutesDeps } from './login.js';
 import { createLogoutRoutes } from './logout.js';
+import { createNativeLoginRoutes, type NativeLoginRoutesDeps } from './native-login.js';
+import { createSamlRoutes, type SamlRoutesDeps } from './saml.js';
 
 export type GatewayAppDeps = LoginRoutesDeps &
-  InfoRoutesDeps & {
+  InfoRoutesDeps &
+  NativeLoginRoutesDeps &
+  SamlRoutesDeps & {
     sessionMiddleware: RequestHandler;
     log: Logger;
   };
@@ -23,8 +27,12 @@ export function createGatewayApp(deps: GatewayAppDeps): (req: IncomingMessage, r
 
   const router = express.Router();
   router.use(createInfoRoutes(deps));
+  // Before the 4 kB form parser: the SAML ACS takes larger bodies, with its own parser and session.
+  router.use(createSamlRoutes(deps));
   router.use(express.urlencoded({ extended: false, limit: '4kb' }));
   router.use(deps.sessionMiddleware);
+  // Before the login routes: /login/:provider would otherwise take /login/native.
+  router.use(createNativeLoginRoutes(deps));
   router.use(createLoginRoutes(deps));
   router.use(createLogoutRoutes(deps));
   router.use((req: Request) => {

@@ -27,6 +27,8 @@ export interface LoginRoutesDeps {
   cookie: SessionCookieSettings;
   clock: Clock;
   log: Logger;
+  /** Link the break-glass form ({prefix}/login/native) from the chooser: breakGlass.showOnLoginPage with users configured. */
+  showNativeLogin?: boolean;
 }
 
 export function createLoginRoutes(deps: LoginRoutesDeps): Router {
@@ -80,7 +82,8 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
     const returnTo = returnToFrom(req);
     const offered = providersFor(returnTo);
     const only = offered.length === 1 ? offered[0] : undefined;
-    if (only !== undefined) return startLogin(req, res, only);
+    // The chooser stays up when it has the break-glass link to show, even for a single provider.
+    if (only !== undefined && deps.showNativeLogin !== true) return startLogin(req, res, only);
     const rd = encodeURIComponent(returnTo);
     const buttons = offered
       .map(
@@ -88,7 +91,11 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
           `<a class="button" href="${escapeHtml(`${deps.prefix}/login/${p.id}?rd=${rd}`)}">Sign in with ${escapeHtml(p.displayName)}</a>`,
       )
       .join('\n');
-    sendHtml(res, 200, renderPage('Sign in', `<h1>Sign in</h1>\n${buttons}`));
+    const native =
+      deps.showNativeLogin === true
+        ? `\n<p class="muted"><a href="${escapeHtml(`${deps.prefix}/login/native?rd=${rd}`)}">Administrator break-glass sign-in</a></p>`
+        : '';
+    sendHtml(res, 200, renderPage('Sign in', `<h1>Sign in</h1>\n${buttons}${native}`));
   });
 
   router.get('/login/:provider', (req, res) => startLogin(req, res, providerFrom(req)));
@@ -101,7 +108,10 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
     const { external, idToken } = await provider.finishLogin(callbackUrl, pending);
     const identity = await deps.completeLogin(external);
     await establishSession(req, identity, idToken === undefined ? {} : { idToken }, deps.clock);
-    deps.log.info({ event: 'login', outcome: 'success', providerId: provider.id, subject: identity.subject }, 'signed in');
+    deps.log.info(
+      { event: 'login', outcome: 'success', providerId: provider.id, subject: identity.subject },
+      'signed in',
+    );
     sendRedirect(res, 302, pending.returnTo);
   });
 

@@ -6,7 +6,7 @@ import { Router, type Request } from 'express';
 import { CsrfRejected } from '../core/errors.js';
 import { escapeHtml, renderPage, sendHtml, sendRedirect } from '../http/pages.js';
 import type { Logger } from '../observability/logger.js';
-import type { IdentityProvider } from '../providers/identity-provider.js';
+import type { EndedSession, IdentityProvider } from '../providers/identity-provider.js';
 import type { SessionCookieSettings } from '../session/cookie.js';
 import { destroySession } from '../session/express-session.js';
 
@@ -39,6 +39,8 @@ export function createLogoutRoutes(deps: LogoutRoutesDeps): Router {
     }
     const identity = req.session.identity;
     const idToken = req.session.idToken;
+    // What the ended session held, for providers that log out by subject (SAML: NameID, SessionIndex).
+    const ended: EndedSession = { ...req.session };
     await destroySession(req);
     res.clearCookie(deps.cookie.name, {
       path: '/',
@@ -51,7 +53,7 @@ export function createLogoutRoutes(deps: LogoutRoutesDeps): Router {
       );
     }
     const provider = identity === undefined ? undefined : deps.providers.get(identity.providerId);
-    const endSession = await provider?.endSessionUrl(idToken, loggedOutUrl);
+    const endSession = await provider?.endSessionUrl(idToken, loggedOutUrl, ended);
     sendRedirect(res, 303, endSession?.href ?? loggedOutUrl);
   });
 

@@ -127,7 +127,10 @@ describe('claim mapping', () => {
       const withGroups = await loginAndEcho({ dataDir }, 'alice');
       assert.equal(withGroups['x-auth-request-groups'], 'admins,all-users,eng');
       // Next login, the IdP sends no groups claim at all: the memberships stay.
-      const withoutGroups = await loginAndEcho({ dataDir, provider: { scopes: ['openid', 'profile', 'email'] } }, 'alice');
+      const withoutGroups = await loginAndEcho(
+        { dataDir, provider: { scopes: ['openid', 'profile', 'email'] } },
+        'alice',
+      );
       assert.equal(withoutGroups['x-auth-request-groups'], 'admins,all-users,eng');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

@@ -18,7 +18,9 @@ describe('forward-auth for Traefik and Envoy (trusted loopback proxy)', () => {
   let stack: Stack;
   let auth: string;
   before(async () => {
-    stack = await startStack({ extra: { server: { trustProxy: ['loopback'], allowedRedirectHosts: ['apps.example.test'] } } });
+    stack = await startStack({
+      extra: { server: { trustProxy: ['loopback'], allowedRedirectHosts: ['apps.example.test'] } },
+    });
     auth = `${stack.publicUrl}/.portcullis/auth`;
   });
   after(() => stack.close());
@@ -91,7 +93,9 @@ describe('forward-auth with no trusted proxies configured', () => {
     { 'x-original-uri': '/public/x' },
   ]) {
     test(`original-request headers from an untrusted peer are refused: ${Object.keys(headers).join(', ')}`, async () => {
-      const response = await new TestBrowser().request(`${stack.publicUrl}/.portcullis/auth`, { headers: { ...api, ...headers } });
+      const response = await new TestBrowser().request(`${stack.publicUrl}/.portcullis/auth`, {
+        headers: { ...api, ...headers },
+      });
       assert.equal(response.status, 403);
       assert.equal((JSON.parse(response.body) as { error: string }).error, 'PC_FORWARD_AUTH_REFUSED');
     });

@@ -29,23 +29,53 @@ describe('several providers, provider-restricted routes and bearer tokens', () =
     const port = await freePort();
     publicUrl = `http://localhost:${port}`;
     idp = await startLocalIdp({
-      clients: [{ client_id: 'gw', client_secret: 'gw-secret', redirect_uris: [`${publicUrl}/.portcullis/callback/local`] }],
+      clients: [
+        {
+          client_id: 'gw',
+          client_secret: 'gw-secret',
+          redirect_uris: [`${publicUrl}/.portcullis/callback/local`],
+        },
+      ],
     });
     rogue = await startRogueOp({ clientId: 'gw', clientSecret: 'gw-secret' });
     echo = await startEchoApp();
     dataDir = mkdtempSync(join(tmpdir(), 'portcullis-providers-'));
-    const provider = { type: 'oidc', clientId: 'gw', clientSecret: 'gw-secret', insecureAllowHttpIssuer: true };
+    const provider = {
+      type: 'oidc',
+      clientId: 'gw',
+      clientSecret: 'gw-secret',
+      insecureAllowHttpIssuer: true,
+    };
     gateway = await startGatewayFromRaw(
       {
         server: { publicUrl },
         session: { secret: randomBytes(32).toString('hex') },
         providers: [
-          { ...provider, id: 'local', displayName: 'Corporate SSO', issuer: idp.issuer, scopes: ['openid', 'profile', 'email', 'groups'], claims: { username: 'preferred_username' } },
+          {
+            ...provider,
+            id: 'local',
+            displayName: 'Corporate SSO',
+            issuer: idp.issuer,
+            scopes: ['openid', 'profile', 'email', 'groups'],
+            claims: { username: 'preferred_username' },
+          },
           { ...provider, id: 'partner', displayName: 'Partner IdP', issuer: rogue.issuer },
         ],
         routes: [
-          { id: 'partner-app', path: '/partner/', upstream: echo.url, providers: ['partner'], allow: { authenticated: true } },
-          { id: 'api', path: '/api/', upstream: echo.url, bearer: { providers: ['partner'], audience: AUDIENCE }, allow: { roles: ['admin'] } },
+          {
+            id: 'partner-app',
+            path: '/partner/',
+            upstream: echo.url,
+            providers: ['partner'],
+            allow: { authenticated: true },
+          },
+          {
+            id: 'api',
+            path: '/api/',
+            upstream: echo.url,
+            bearer: { providers: ['partner'], audience: AUDIENCE },
+            allow: { roles: ['admin'] },
+          },
           { id: 'app', path: '/', upstream: echo.url, allow: { authenticated: true } },
         ],
         groups: { default: ['all-users'] },
@@ -98,7 +128,9 @@ describe('several providers, provider-restricted routes and bearer tokens', () =
     const start = await browser.request(`${publicUrl}/.portcullis/login/local?rd=%2F`);
     const { final: loginPage } = await browser.navigate(start.headers.location ?? '');
     await loginAtLocalIdp(browser, loginPage, 'bob', 'bob');
-    const info = JSON.parse((await browser.request(`${publicUrl}/.portcullis/userinfo`, { headers: api })).body) as {
+    const info = JSON.parse(
+      (await browser.request(`${publicUrl}/.portcullis/userinfo`, { headers: api })).body,
+    ) as {
       groups: string[];
       roles: string[];
     };
@@ -113,7 +145,12 @@ describe('several providers, provider-restricted routes and bearer tokens', () =
       });
 
     test('a valid token with the audience and the admins group reaches the app with identity', async () => {
-      const token = await rogue.signAccessToken({ sub: 'svc-1', aud: AUDIENCE, groups: ['admins'], email: 'svc@example.com' });
+      const token = await rogue.signAccessToken({
+        sub: 'svc-1',
+        aud: AUDIENCE,
+        groups: ['admins'],
+        email: 'svc@example.com',
+      });
       const response = await call(token);
       assert.equal(response.status, 200, response.body);
       const echoed = JSON.parse(response.body) as { headers: Record<string, string> };

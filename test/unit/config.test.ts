@@ -20,6 +20,9 @@ import { freePort } from '../support/free-port.js';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const SECRET = 'k7Qw9zR2mX4pL8vN3bT6yH1jF5dS0aGe'; // 32 characters
+/** argon2id of 'breakglass' (config/demo.yaml's). */
+const BREAK_GLASS_HASH =
+  '$argon2id$v=19$m=65536,t=3,p=1$tqBzIutEeWIumd9NzcFn/A$5sgHxZL3OEphhoYiYfV50eYvX4kJGLWWzVEtrobHL0U';
 
 const tmp = mkdtempSync(join(tmpdir(), 'portcullis-config-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -29,6 +32,11 @@ type Plain = { [key: string]: unknown };
 /** The smallest config that loads: every other key takes its default. */
 function issuerOf(provider: Config['providers'][number] | undefined): string | undefined {
   return provider?.type === 'oidc' ? provider.issuer : undefined;
+}
+
+/** The provider when it is one with OAuth client credentials (every type but saml). */
+function clientOf(provider: Config['providers'][number] | undefined) {
+  return provider?.type === 'saml' ? undefined : provider;
 }
 
 function minimalConfig(): Plain {
@@ -46,6 +54,8 @@ function minimalConfig(): Plain {
     ],
     routes: [{ upstream: 'http://127.0.0.1:3000', allow: { authenticated: true } }],
     roles: { admin: { groups: ['gw-admins'] } },
+    // Without a break-glass admin the config loads with a warning (an IdP outage locks admins out).
+    breakGlass: { users: [{ username: 'root', passwordHash: BREAK_GLASS_HASH, roles: ['admin'] }] },
   };
 }
 
@@ -124,7 +134,13 @@ describe('loading a valid config', () => {
     const route = config.routes[0];
     assert.equal(route?.path, '/');
     assert.equal(route?.public, false);
-    assert.deepEqual(route?.allow, { authenticated: true, groups: [], roles: [], emails: [], emailDomains: [] });
+    assert.deepEqual(route?.allow, {
+      authenticated: true,
+      groups: [],
+      roles: [],
+      emails: [],
+      emailDomains: [],
+    });
     assert.deepEqual(config.groups, { default: ['all-users'], builtIn: [] });
     assert.equal(config.assertion.ttl, 300_000);
     assert.equal(config.storage.dataDir, './data');
@@ -517,7 +533,7 @@ describe('${ENV} substitution and *File secrets', () => {
       }),
       { CLIENT_ID: 'from-env', IDP_HOST: 'idp.internal.example' },
     );
-    assert.equal(config.providers[0]?.clientId, 'from-env');
+    assert.equal(clientOf(config.providers[0])?.clientId, 'from-env');
     assert.equal(issuerOf(config.providers[0]), 'https://idp.internal.example/realms/x');
   });
 
@@ -527,7 +543,7 @@ describe('${ENV} substitution and *File secrets', () => {
         provider0(c).clientId = '${PORTCULLIS_TEST_UNSET:-fallback}';
       }),
     );
-    assert.equal(config.providers[0]?.clientId, 'fallback');
+    assert.equal(clientOf(config.providers[0])?.clientId, 'fallback');
   });
 
   test('${SET:-fallback} prefers the environment value', () => {
@@ -537,7 +553,7 @@ describe('${ENV} substitution and *File secrets', () => {
       }),
       { SET_VAR: 'real' },
     );
-    assert.equal(config.providers[0]?.clientId, 'real');
+    assert.equal(clientOf(config.providers[0])?.clientId, 'real');
   });
 
   test('$${LITERAL} stays a literal ${LITERAL}', () => {
@@ -547,7 +563,7 @@ describe('${ENV} substitution and *File secrets', () => {
       }),
       { LITERAL: 'must-not-be-used' },
     );
-    assert.equal(config.providers[0]?.clientId, 'pre-${LITERAL}-post');
+    assert.equal(clientOf(config.providers[0])?.clientId, 'pre-${LITERAL}-post');
   });
 
   test('an environment value cannot inject YAML keys', () => {
@@ -557,8 +573,8 @@ describe('${ENV} substitution and *File secrets', () => {
       }),
       { INJECT: 'x\nclientAuth: private_key_jwt' },
     );
-    assert.equal(config.providers[0]?.clientId, 'x\nclientAuth: private_key_jwt');
-    assert.equal(config.providers[0]?.clientAuth, 'client_secret_basic');
+    assert.equal(clientOf(config.providers[0])?.clientId, 'x\nclientAuth: private_key_jwt');
+    assert.equal(clientOf(config.providers[0])?.clientAuth, 'client_secret_basic');
   });
 
   test('clientSecretFile is read relative to the config directory, trailing newline stripped', () => {
@@ -569,7 +585,7 @@ describe('${ENV} substitution and *File secrets', () => {
         provider0(c).clientSecretFile = 'client-secret.txt';
       }),
     );
-    assert.equal(config.providers[0]?.clientSecret, 's3cret-from-file');
+    assert.equal(clientOf(config.providers[0])?.clientSecret, 's3cret-from-file');
   });
 
   test('only the trailing newline is stripped: other whitespace is part of the secret', () => {
@@ -580,7 +596,7 @@ describe('${ENV} substitution and *File secrets', () => {
         provider0(c).clientSecretFile = 'client-secret-spaces.txt';
       }),
     );
-    assert.equal(config.providers[0]?.clientSecret, ' spaced secret ');
+    assert.equal(clientOf(config.providers[0])?.clientSecret, ' spaced secret ');
   });
 
   test('clientSecretFile with a CRLF ending, absolute path', () => {
@@ -591,7 +607,7 @@ describe('${ENV} substitution and *File secrets', () => {
         provider0(c).clientSecretFile = file;
       }),
     );
-    assert.equal(config.providers[0]?.clientSecret, 'crlf-secret');
+    assert.equal(clientOf(config.providers[0])?.clientSecret, 'crlf-secret');
   });
 
   test('session.secretFile with several lines rotates secrets (first signs)', () => {
@@ -622,7 +638,7 @@ describe('${ENV} substitution and *File secrets', () => {
     );
     const result = loadConfigFile(file, {});
     assert.ok(result.ok, JSON.stringify(!result.ok && result.error));
-    assert.equal(result.value.config.providers[0]?.clientSecret, 'nested-secret');
+    assert.equal(clientOf(result.value.config.providers[0])?.clientSecret, 'nested-secret');
     assert.equal(result.value.source, file);
   });
 

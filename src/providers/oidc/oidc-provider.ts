@@ -15,7 +15,17 @@ import { claimAsGroups, claimAsString, readFirst } from './claims.js';
 /** IdP calls give up after this long, so a hanging IdP cannot pile up requests. */
 const IDP_TIMEOUT_SECONDS = 10;
 /** Asymmetric algorithms only: no 'none', no HS* (a public key must never act as an HMAC secret). */
-const ACCESS_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'] as const;
+const ACCESS_TOKEN_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'EdDSA',
+] as const;
 /** After a failed discovery, wait this long before asking the IdP again. */
 const DISCOVERY_RETRY_MS = 5_000;
 
@@ -44,7 +54,9 @@ export function createOidcProvider(
     const attempt = discover(config).catch((err: unknown) => {
       discovered = null;
       lastFailureAt = options.now();
-      throw new ProviderUnavailable(`discovery of ${config.issuer} failed: ${describeError(err)}`, { cause: err });
+      throw new ProviderUnavailable(`discovery of ${config.issuer} failed: ${describeError(err)}`, {
+        cause: err,
+      });
     });
     discovered = attempt;
     return attempt;
@@ -87,7 +99,8 @@ export function createOidcProvider(
           expectedNonce: pending.nonce,
           idTokenExpected: true,
         });
-        if (options.checkLoginAccessToken !== undefined) await options.checkLoginAccessToken(tokens.access_token, oidc);
+        if (options.checkLoginAccessToken !== undefined)
+          await options.checkLoginAccessToken(tokens.access_token, oidc);
         const idClaims = tokens.claims();
         if (idClaims === undefined) throw new LoginResponseRejected('token response without an ID token');
         const sources: Array<Record<string, unknown>> = [idClaims];
@@ -106,7 +119,9 @@ export function createOidcProvider(
       const oidc = await configuration();
       const metadata = oidc.serverMetadata();
       if (metadata.jwks_uri === undefined) throw new BearerTokenRejected(`${config.id} publishes no JWKS`);
-      jwks ??= createRemoteJWKSet(new URL(metadata.jwks_uri), { timeoutDuration: IDP_TIMEOUT_SECONDS * 1000 });
+      jwks ??= createRemoteJWKSet(new URL(metadata.jwks_uri), {
+        timeoutDuration: IDP_TIMEOUT_SECONDS * 1000,
+      });
       try {
         const { payload } = await jwtVerify(token, jwks, {
           issuer: metadata.issuer,
@@ -117,7 +132,9 @@ export function createOidcProvider(
         });
         return externalIdentityFrom(config, String(payload.sub), [payload]);
       } catch (err) {
-        throw new BearerTokenRejected(`${config.id} access token refused: ${describeError(err)}`, { cause: err });
+        throw new BearerTokenRejected(`${config.id} access token refused: ${describeError(err)}`, {
+          cause: err,
+        });
       }
     },
 
@@ -166,7 +183,9 @@ async function clientAuthFor(config: OidcProviderConfig): Promise<client.ClientA
       return client.ClientSecretPost(config.clientSecret);
     case 'private_key_jwt': {
       const key = await importClientSigningKey(config.privateKey ?? '');
-      return client.PrivateKeyJwt(config.privateKeyId === undefined ? key : { key, kid: config.privateKeyId });
+      return client.PrivateKeyJwt(
+        config.privateKeyId === undefined ? key : { key, kid: config.privateKeyId },
+      );
     }
   }
 }

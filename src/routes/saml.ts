@@ -1,0 +1,233 @@
+// The SAML service-provider endpoints under {prefix}/saml/{provider}/:
+//   metadata  GET   the SP metadata to paste into (or fetch from) the IdP
+//   acs       POST  the assertion consumer service (HTTP-POST binding)
+//   slo       GET   single logout (HTTP-Redirect binding): the IdP's LogoutRequest, or its
+//                   LogoutResponse to ours
+// Mounted before the gateway's 4 kB form parser: a SAMLResponse is far larger, so the ACS has its own.
+// Thin like the other routes: verification is the provider's (providers/saml), sessions are login/'s.
+import { createHash } from 'node:crypto';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Clock } from '../core/clock.js';
+import { LoginStateInvalid, UnknownProvider } from '../core/errors.js';
+import { escapeHtml, GATEWAY_PAGE_HEADERS, renderPage, sendHtml, sendRedirect } from '../http/pages.js';
+import type { LoginCompleter } from '../login/complete-login.js';
+import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
+import { consumePendingLogin, establishSession } from '../login/session-login.js';
+import type { Logger } from '../observability/logger.js';
+import type { IdentityProvider } from '../providers/identity-provider.js';
+import { isSamlProvider, type SamlServiceProvider } from '../providers/saml/saml-provider.js';
+import { logoutRequestMatches, samlInfoOf, samlSubjectKey } from '../providers/saml/saml-session.js';
+import { saveSession } from '../session/express-session.js';
+import type { SessionIndex } from '../session/session-index.js';
+import type { SessionReader } from '../session/session-reader.js';
+
+export interface SamlRoutesDeps {
+  providers: ReadonlyMap<string, IdentityProvider>;
+  completeLogin: LoginCompleter;
+  returnUrlPolicy: ReturnUrlPolicy;
+  publicUrl: URL;
+  prefix: string;
+  clock: Clock;
+  log: Logger;
+  sessionMiddleware: RequestHandler;
+  /** (provider, NameID) → session ids, for IdP-initiated logout. */
+  sessionIndex: SessionIndex;
+  /** Reads and ends sessions by id (IdP-initiated logout ends sessions other than the caller's). */
+  sessionStore: { read: SessionReader['read']; destroy(sessionId: string): Promise<void> };
+  absoluteTimeoutMs: number;
+}
+
+/** A SAMLResponse is a few kB, up to ~100 kB with many attributes or an encrypted assertion. */
+const ACS_BODY_LIMIT = '512kb';
+/** The hidden field that marks the same-site resubmission of a cross-site ACS POST. */
+const SAME_SITE_FIELD = 'portcullis_same_site';
+const RESUBMIT_SCRIPT = 'document.forms[0].submit();';
+const RESUBMIT_CSP = `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${createHash('sha256').update(RESUBMIT_SCRIPT).digest('base64')}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+
+export function createSamlRoutes(deps: SamlRoutesDeps): Router {
+  const router = Router();
+  const acsBody = express.urlencoded({ extended: false, limit: ACS_BODY_LIMIT, parameterLimit: 10 });
+  const loggedOutUrl = new URL(`${deps.prefix}/logged-out`, deps.publicUrl).href;
+
+  function providerFrom(req: Request): SamlServiceProvider {
+    const provider = deps.providers.get(String(req.params.provider));
+    if (provider === undefined || !isSamlProvider(provider)) {
+      throw new UnknownProvider(`no SAML provider '${String(req.params.provider)}'`);
+    }
+    return provider;
+  }
+
+  router.get('/saml/:provider/metadata', (req, res) => {
+    const xml = providerFrom(req).metadataXml();
+    res.writeHead(200, {
+      ...GATEWAY_PAGE_HEADERS,
+      'cache-control': 'public, max-age=300',
+      'content-type': 'application/samlmetadata+xml; charset=utf-8',
+      'content-length': Buffer.byteLength(xml),
+    });
+    res.end(xml);
+  });
+
+  router.post('/saml/:provider/acs', acsBody, deps.sessionMiddleware, async (req, res) => {
+    const provider = providerFrom(req);
+    const body = formOf(req);
+    const samlResponse = body.SAMLResponse ?? '';
+    const relayState = body.RelayState ?? '';
+    if (samlResponse === '') throw new LoginStateInvalid(`ACS POST for ${provider.id} without SAMLResponse`);
+
+    // The IdP's form POST is a cross-site request, which carries no SameSite=Lax session cookie, so
+    // the pending login could not be found. Answer with a page that posts the same form again from
+    // this origin; that request carries the cookie. Nothing is decided on the cross-site request.
+    if (isCrossSitePost(req, deps.publicUrl) && body[SAME_SITE_FIELD] !== '1') {
+      return sendResubmitPage(res, provider.acsUrl, samlResponse, relayState);
+    }
+
+    const pendingExists = (req.session.pendingLogins ?? []).some(
+      (pending) => pending.providerId === provider.id && pending.state === relayState && relayState !== '',
+    );
+    if (!pendingExists && !provider.allowIdpInitiated) {
+      throw new LoginStateInvalid(`SAML response for ${provider.id} with no matching login in this session`);
+    }
+    // Consumed before verification: a replay of this response finds nothing, even if this attempt fails.
+    const pending = pendingExists
+      ? await consumePendingLogin(req, provider.id, relayState, deps.clock)
+      : null;
+    const login = await provider.acceptLoginResponse(samlResponse, pending?.nonce ?? null);
+    const identity = await deps.completeLogin(login.external);
+    await establishSession(req, identity, {}, deps.clock);
+    req.session.saml = login.session;
+    await saveSession(req);
+    try {
+      await deps.sessionIndex.add(
+        samlSubjectKey(provider.id, login.session.nameId.value),
+        req.sessionID,
+        deps.absoluteTimeoutMs,
+      );
+    } catch (err) {
+      // The session stands; only an IdP-initiated logout will not find it (its timeouts still apply).
+      deps.log.warn({ providerId: provider.id, err }, 'could not index the session for SAML single logout');
+    }
+    deps.log.info(
+      {
+        event: 'login',
+        outcome: 'success',
+        providerId: provider.id,
+        subject: identity.subject,
+        initiatedBy: pending === null ? 'idp' : 'sp',
+      },
+      'signed in',
+    );
+    // Unsolicited: RelayState, if any, is the IdP's suggestion of where to go, held to the same rules as rd.
+    const returnTo =
+      pending?.returnTo ??
+      safeReturnUrl(relayState === '' ? undefined : relayState, deps.returnUrlPolicy) ??
+      '/';
+    sendRedirect(res, 303, returnTo);
+  });
+
+  router.get('/saml/:provider/slo', async (req, res) => {
+    const provider = providerFrom(req);
+    const rawQuery = rawQueryOf(req);
+    if (new URLSearchParams(rawQuery).has('SAMLRequest')) return handleLogoutRequest(provider, rawQuery, res);
+
+    // The IdP's answer to the LogoutRequest sent at /logout: the local session already ended there,
+    // so the answer only decides what the log says.
+    try {
+      const success = await provider.acceptLogoutResponse(rawQuery);
+      deps.log.info(
+        { event: 'saml-logout-response', providerId: provider.id, success },
+        'IdP answered single logout',
+      );
+    } catch (err) {
+      deps.log.info(
+        { event: 'saml-logout-response', providerId: provider.id, err: (err as Error).message },
+        'IdP logout answer refused',
+      );
+    }
+    sendRedirect(res, 303, loggedOutUrl);
+  });
+
+  /** IdP-initiated logout: end every session of the subject the IdP names, on every replica. */
+  async function handleLogoutRequest(
+    provider: SamlServiceProvider,
+    rawQuery: string,
+    res: Response,
+  ): Promise<void> {
+    const accepted = await provider.acceptLogoutRequest(rawQuery);
+    const { request } = accepted;
+    const key = samlSubjectKey(provider.id, request.nameId.value);
+    let ended = 0;
+    let failed = false;
+    for (const sessionId of await deps.sessionIndex.sessionIds(key)) {
+      try {
+        const info = samlInfoOf(await deps.sessionStore.read(sessionId));
+        if (info === null) {
+          await deps.sessionIndex.remove(key, sessionId); // ended some other way
+          continue;
+        }
+        if (!logoutRequestMatches(info, provider.id, request)) continue;
+        await deps.sessionStore.destroy(sessionId);
+        await deps.sessionIndex.remove(key, sessionId);
+        ended += 1;
+      } catch (err) {
+        failed = true;
+        deps.log.error({ providerId: provider.id, err }, 'could not end a session for a SAML LogoutRequest');
+      }
+    }
+    deps.log.info(
+      { event: 'logout', outcome: 'success', providerId: provider.id, initiatedBy: 'idp', sessions: ended },
+      'IdP single logout',
+    );
+    const answer = provider.logoutResponseUrl(accepted, !failed);
+    if (answer === null) {
+      sendHtml(res, 200, renderPage('Signed out', '<h1>Signed out</h1><p>You have been signed out.</p>'));
+      return;
+    }
+    sendRedirect(res, 302, answer.href);
+  }
+
+  return router;
+}
+
+function formOf(req: Request): Record<string, string | undefined> {
+  const body: unknown = req.body;
+  if (body === null || typeof body !== 'object') return {};
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(body as Record<string, unknown>)) {
+    if (typeof value === 'string') out[name] = value;
+  }
+  return out;
+}
+
+/** What a browser says about where a POST came from (Fetch Metadata, else Origin). */
+function isCrossSitePost(req: Request, publicUrl: URL): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = req.headers.origin;
+  return origin !== undefined && origin !== publicUrl.origin;
+}
+
+function sendResubmitPage(res: Response, acsUrl: string, samlResponse: string, relayState: string): void {
+  // Only what the IdP could have sent is echoed, and escaped: base64 for the response.
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(samlResponse)) throw new LoginStateInvalid('SAMLResponse is not base64');
+  const field = (name: string, value: string) =>
+    `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+  const html = renderPage(
+    'Signing in',
+    `<h1>Signing in…</h1>
+<form method="post" action="${escapeHtml(acsUrl)}">
+${field('SAMLResponse', samlResponse)}
+${relayState === '' ? '' : field('RelayState', relayState)}
+${field(SAME_SITE_FIELD, '1')}
+<noscript><p>JavaScript is off: press Continue to finish signing in.</p><button type="submit">Continue</button></noscript>
+</form>
+<script>${RESUBMIT_SCRIPT}</script>`,
+  );
+  sendHtml(res, 200, html, { 'content-security-policy': RESUBMIT_CSP });
+}
+
+function rawQueryOf(req: Request): string {
+  const url = req.originalUrl;
+  const question = url.indexOf('?');
+  return question === -1 ? '' : url.slice(question + 1);
+}
