@@ -51,3 +51,41 @@ export const pemPrivateKey = z.string().refine((pem) => {
     return false;
   }
 }, 'must be a PEM private key (PKCS#8, PKCS#1 or SEC1)');
+
+/** Provider ids name callback URLs and subjects: lowercase, URL-safe. */
+export const providerId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, _ or -');
+
+/** An OpenID Connect scope list; it must include openid. */
+export const oidcScopes = z
+  .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token'))
+  .default(['openid', 'profile', 'email'])
+  .refine((scopes) => scopes.includes('openid'), 'must include openid');
+
+const claimPath = z.string().min(1);
+
+/** Where each identity field is read from, as a dot path into the ID token (then userinfo) claims. */
+export function claimMapping(usernameClaim: string) {
+  return z
+    .strictObject({
+      username: claimPath.default(usernameClaim),
+      email: claimPath.default('email'),
+      name: claimPath.default('name'),
+      groups: claimPath.default('groups'),
+    })
+    .default({ username: usernameClaim, email: 'email', name: 'name', groups: 'groups' });
+}
+
+/** How an OpenID Connect client authenticates at the token endpoint. */
+export function clientCredentialFields(defaultAuth: 'client_secret_basic' | 'client_secret_post') {
+  return {
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1).optional(),
+    clientAuth: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']).default(defaultAuth),
+    /** PEM private key for private_key_jwt (usually from privateKeyFile). RSA or EC P-256. */
+    privateKey: pemPrivateKey.optional(),
+    /** The kid (or certificate thumbprint) the IdP registered for privateKey. */
+    privateKeyId: z.string().min(1).optional(),
+  };
+}

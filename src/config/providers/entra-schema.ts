@@ -4,7 +4,15 @@
 import { z } from 'zod';
 import type { ConfigIssue } from '../cross-checks.js';
 import { groupSyncSchema } from '../group-sync-schema.js';
-import { durationBetween, httpUrl, parsedUrl, pemPrivateKey } from '../schema-parts.js';
+import {
+  claimMapping,
+  clientCredentialFields,
+  durationBetween,
+  httpUrl,
+  oidcScopes,
+  parsedUrl,
+  providerId,
+} from '../schema-parts.js';
 
 export const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -45,46 +53,19 @@ const baseUrl = httpUrl
   }, 'must be a base URL without query or fragment')
   .transform((text) => text.replace(/\/+$/, ''));
 
-const claimPath = z.string().min(1);
-
 export const entraProviderSchema = z
   .strictObject({
-    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, _ or -'),
+    id: providerId,
     type: z.literal('entra'),
     displayName: z.string().min(1).optional(),
     /** The directory (tenant) ID, a verified domain of the tenant, or organizations / common for multi-tenant apps. */
     tenantId,
-    /** The application (client) ID of the app registration. */
-    clientId: z.string().min(1),
-    clientSecret: z.string().min(1).optional(),
-    /** Entra accepts a secret in the body (its documented form) or in Basic auth, or a certificate (private_key_jwt). */
-    clientAuth: z
-      .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
-      .default('client_secret_post'),
-    /** PEM private key of the certificate credential, for private_key_jwt (usually from privateKeyFile). */
-    privateKey: pemPrivateKey.optional(),
-    /**
-     * Names the certificate in the assertion header: sent as `kid`, and as `x5t` (or `x5t#S256`) when it is
-     * the certificate's base64url SHA-1 (SHA-256) thumbprint, which is how Entra finds the certificate.
-     */
-    privateKeyId: z.string().min(1).optional(),
-    /** The full scope list; must include openid. */
-    scopes: z
-      .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token'))
-      .default(['openid', 'profile', 'email'])
-      .refine((scopes) => scopes.includes('openid'), 'must include openid'),
-    /**
-     * Where each identity field is read from in the ID token. The email is only ever the `email` claim: a
-     * preferred_username that looks like an address is a sign-in name, not a mailbox anyone verified.
-     */
-    claims: z
-      .strictObject({
-        username: claimPath.default('preferred_username'),
-        email: claimPath.default('email'),
-        name: claimPath.default('name'),
-        groups: claimPath.default('groups'),
-      })
-      .default({ username: 'preferred_username', email: 'email', name: 'name', groups: 'groups' }),
+    /** clientId: the application (client) ID. Entra takes a secret in the body (its documented form) or
+     * Basic auth, or a certificate (private_key_jwt, with the certificate's thumbprint as privateKeyId). */
+    ...clientCredentialFields('client_secret_post'),
+    scopes: oidcScopes,
+    /** The email is only ever the `email` claim: a preferred_username that looks like an address is a sign-in name. */
+    claims: claimMapping('preferred_username'),
     nationalCloud: z.enum(['global', 'usgov']).default('global'),
     /** Overrides the cloud's login host, e.g. for a sovereign cloud not listed here (or a test IdP). */
     authorityHost: baseUrl.optional(),

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { canonicalHeaderName, HEADER_NAME_PATTERN } from '../../core/header-names.js';
 import type { ConfigIssue } from '../cross-checks.js';
 import { groupSyncSchema } from '../group-sync-schema.js';
-import { httpUrl } from '../schema-parts.js';
+import { httpUrl, providerId } from '../schema-parts.js';
 
 const attributePath = z.string().min(1);
 
@@ -70,7 +70,7 @@ const authorizationParams = z.record(z.string(), z.string()).superRefine((params
 });
 
 export const oauth2ProviderSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, _ or -'),
+  id: providerId,
   type: z.literal('oauth2'),
   displayName: z.string().min(1).optional(),
   /** Where the browser is sent to sign in, e.g. https://github.com/login/oauth/authorize. */

@@ -3,9 +3,7 @@
 import { z } from 'zod';
 import type { ConfigIssue } from '../cross-checks.js';
 import { groupSyncSchema } from '../group-sync-schema.js';
-import { httpUrl, pemPrivateKey } from '../schema-parts.js';
-
-const claimPath = z.string().min(1);
+import { claimMapping, clientCredentialFields, httpUrl, oidcScopes, providerId } from '../schema-parts.js';
 
 /** 'ACME.okta.com/' and 'acme.okta.com' are one domain: hostnames are case-insensitive. */
 export function normaliseOktaDomain(domain: string): string {
@@ -15,7 +13,7 @@ export function normaliseOktaDomain(domain: string): string {
 const HOSTNAME = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export const oktaProviderSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, _ or -'),
+  id: providerId,
   type: z.literal('okta'),
   displayName: z.string().min(1).optional(),
   /** The Okta org's hostname (or its custom domain), e.g. acme.okta.com: no scheme, no path. */
@@ -37,32 +35,13 @@ export const oktaProviderSchema = z.strictObject({
       "must be an authorization server id such as 'default' or aus1a2b3c4d5e6f7g8h9 (empty for the org authorization server)",
     )
     .optional(),
-  clientId: z.string().min(1),
-  clientSecret: z.string().min(1).optional(),
-  clientAuth: z
-    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
-    .default('client_secret_basic'),
-  /** PEM private key for private_key_jwt (usually from privateKeyFile). RSA or EC P-256. */
-  privateKey: pemPrivateKey.optional(),
-  /** The kid registered in Okta for privateKey. */
-  privateKeyId: z.string().min(1).optional(),
+  ...clientCredentialFields('client_secret_basic'),
   /**
    * The full scope list; must include openid. Okta returns a `groups` claim only when a groups claim
    * is configured on the authorization server (and, if that claim is tied to a scope, that scope is asked for).
    */
-  scopes: z
-    .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token'))
-    .default(['openid', 'profile', 'email'])
-    .refine((scopes) => scopes.includes('openid'), 'must include openid'),
-  /** Where each identity field is read from, as a dot path into the ID token (then userinfo) claims. */
-  claims: z
-    .strictObject({
-      username: claimPath.default('preferred_username'),
-      email: claimPath.default('email'),
-      name: claimPath.default('name'),
-      groups: claimPath.default('groups'),
-    })
-    .default({ username: 'preferred_username', email: 'email', name: 'name', groups: 'groups' }),
+  scopes: oidcScopes,
+  claims: claimMapping('preferred_username'),
   /**
    * Checked on the access token when set, e.g. api://default. Okta's custom authorization servers
    * issue JWT access tokens whose `aud` is the server's audience; the login is refused when the

@@ -5,7 +5,7 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { z } from 'zod';
 import type { ConfigIssue } from '../cross-checks.js';
 import { groupSyncSchema } from '../group-sync-schema.js';
-import { durationBetween, httpUrl, pemPrivateKey } from '../schema-parts.js';
+import { durationBetween, httpUrl, pemPrivateKey, providerId } from '../schema-parts.js';
 
 /** The NameID formats an AuthnRequest may ask for (saml-core §8.3). */
 export const NAME_ID_FORMATS = {
@@ -27,7 +27,7 @@ const pemCertificate = z.string().refine((pem) => {
 const attributeName = z.string().min(1).max(1024);
 
 export const samlProviderSchema = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lowercase letters, digits, _ or -'),
+  id: providerId,
   type: z.literal('saml'),
   displayName: z.string().min(1).optional(),
   /** The IdP's metadata XML (usually from idpMetadataFile). Read once at start. */
