@@ -1,5 +1,6 @@
 // `portcullis check-config FILE`: validate without serving. Exit 0 when the file is usable.
 import { formatIssues, loadConfigFile } from '../config/load.js';
+import { registrationFor } from './registration.js';
 
 export function runCheckConfig(
   file: string,
@@ -17,12 +18,9 @@ export function runCheckConfig(
     `${file}: ok (${config.providers.length} provider(s), ${config.routes.length} route(s), session store ${config.session.store})`,
   );
   for (const provider of config.providers) {
-    out.log(
-      `  register at ${provider.id}: redirect URI ${new URL(`${config.server.prefix}/callback/${provider.id}`, config.server.publicUrl).href}`,
-    );
+    for (const [what, url] of Object.entries(registrationFor(provider, config))) {
+      out.log(`  register at ${provider.id}: ${what} ${url}`);
+    }
   }
-  out.log(
-    `  post-logout redirect URI: ${new URL(`${config.server.prefix}/logged-out`, config.server.publicUrl).href}`,
-  );
   return 0;
 }

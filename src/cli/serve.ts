@@ -9,6 +9,7 @@ import { formatIssues, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { systemClock } from '../core/clock.js';
 import { openDirectory } from '../directory/open-directory.js';
+import { registrationFor } from './registration.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 
 export async function runServe(file: string): Promise<number> {
@@ -36,12 +37,8 @@ async function runWorker(config: Config, log: Logger): Promise<number> {
   if (cluster.isPrimary) {
     for (const provider of config.providers) {
       log.info(
-        {
-          provider: provider.id,
-          redirectUri: new URL(`${config.server.prefix}/callback/${provider.id}`, config.server.publicUrl)
-            .href,
-        },
-        'register this redirect URI at the identity provider',
+        { provider: provider.id, ...registrationFor(provider, config) },
+        'register these at the identity provider',
       );
     }
   }

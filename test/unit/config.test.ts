@@ -785,7 +785,7 @@ describe('CLI', () => {
       result.stdout,
     );
     assert.ok(
-      result.stdout.includes('post-logout redirect URI: https://apps.example.com/.portcullis/logged-out'),
+      result.stdout.includes('post-logout redirect URI https://apps.example.com/.portcullis/logged-out'),
     );
   });
 
