@@ -31,7 +31,7 @@ import type { PendingLogin } from '../../session/session-data.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { classifyLoginError, describeError } from '../login-errors.js';
 import { claimAsGroups, claimAsString, readClaim } from '../oidc/claims.js';
-import { importClientSigningKey } from '../oidc/oidc-flow.js';
+import { importClientSigningKey, startAuthorizationCodeFlow } from '../oidc/oidc-flow.js';
 import { externalIdentityFrom } from '../oidc/oidc-provider.js';
 
 /** IdP and Graph calls give up after this long, so a hanging service cannot pile up logins. */
@@ -703,24 +703,13 @@ export function createEntraProvider(
 
     async startLogin(returnTo: string, now: number): Promise<LoginStart> {
       const { oidc } = await discovery();
-      const pending: PendingLogin = {
+      return startAuthorizationCodeFlow(oidc, {
         providerId: config.id,
-        state: client.randomState(),
-        nonce: client.randomNonce(),
-        codeVerifier: client.randomPKCECodeVerifier(),
+        callbackUrl: options.callbackUrl,
+        scopes: config.scopes,
         returnTo,
-        createdAt: now,
-      };
-      const authorizationUrl = client.buildAuthorizationUrl(oidc, {
-        redirect_uri: options.callbackUrl,
-        response_type: 'code',
-        scope: config.scopes.join(' '),
-        state: pending.state,
-        nonce: pending.nonce,
-        code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
-        code_challenge_method: 'S256',
+        now,
       });
-      return { authorizationUrl, pending };
     },
 
     async finishLogin(callbackUrl: URL, pending: PendingLogin): Promise<FinishedLogin> {

@@ -1,6 +1,9 @@
 // Small pieces of the OpenID Connect flow shared by providers built on openid-client.
 
 import { createPrivateKey, type webcrypto } from 'node:crypto';
+import * as client from 'openid-client';
+import type { PendingLogin } from '../../session/session-data.js';
+import type { LoginStart } from '../identity-provider.js';
 
 /**
  * A PEM private key (PKCS#8, PKCS#1 or SEC1) as a WebCrypto signing key for private_key_jwt:
@@ -14,4 +17,40 @@ export async function importClientSigningKey(pem: string): Promise<webcrypto.Cry
       : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const pkcs8 = keyObject.export({ format: 'der', type: 'pkcs8' });
   return crypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
+}
+
+/**
+ * Starts an authorization code flow: fresh state, nonce and PKCE verifier (S256), kept server-side
+ * in the returned pending login, and the authorization URL that carries their public halves.
+ */
+export async function startAuthorizationCodeFlow(
+  oidc: client.Configuration,
+  request: {
+    providerId: string;
+    callbackUrl: string;
+    scopes: readonly string[];
+    returnTo: string;
+    now: number;
+    extraParams?: Readonly<Record<string, string>>;
+  },
+): Promise<LoginStart> {
+  const pending: PendingLogin = {
+    providerId: request.providerId,
+    state: client.randomState(),
+    nonce: client.randomNonce(),
+    codeVerifier: client.randomPKCECodeVerifier(),
+    returnTo: request.returnTo,
+    createdAt: request.now,
+  };
+  const authorizationUrl = client.buildAuthorizationUrl(oidc, {
+    ...request.extraParams,
+    redirect_uri: request.callbackUrl,
+    response_type: 'code',
+    scope: request.scopes.join(' '),
+    state: pending.state,
+    nonce: pending.nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
+    code_challenge_method: 'S256',
+  });
+  return { authorizationUrl, pending };
 }

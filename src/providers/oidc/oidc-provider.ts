@@ -9,7 +9,7 @@ import type { ExternalIdentity } from '../../core/identity.js';
 import type { PendingLogin } from '../../session/session-data.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { classifyLoginError, describeError } from '../login-errors.js';
-import { importClientSigningKey } from './oidc-flow.js';
+import { importClientSigningKey, startAuthorizationCodeFlow } from './oidc-flow.js';
 import { claimAsGroups, claimAsString, readFirst } from './claims.js';
 
 /** IdP calls give up after this long, so a hanging IdP cannot pile up requests. */
@@ -68,26 +68,14 @@ export function createOidcProvider(
     callbackUrl: options.callbackUrl,
 
     async startLogin(returnTo: string, now: number): Promise<LoginStart> {
-      const oidc = await configuration();
-      const pending: PendingLogin = {
+      return startAuthorizationCodeFlow(await configuration(), {
         providerId: config.id,
-        state: client.randomState(),
-        nonce: client.randomNonce(),
-        codeVerifier: client.randomPKCECodeVerifier(),
+        callbackUrl: options.callbackUrl,
+        scopes: config.scopes,
         returnTo,
-        createdAt: now,
-      };
-      const authorizationUrl = client.buildAuthorizationUrl(oidc, {
-        ...config.authorizationParams,
-        redirect_uri: options.callbackUrl,
-        response_type: 'code',
-        scope: config.scopes.join(' '),
-        state: pending.state,
-        nonce: pending.nonce,
-        code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
-        code_challenge_method: 'S256',
+        now,
+        extraParams: config.authorizationParams,
       });
-      return { authorizationUrl, pending };
     },
 
     async finishLogin(callbackUrl: URL, pending: PendingLogin): Promise<FinishedLogin> {
