@@ -17,24 +17,12 @@ import { createSessionLookup } from '../../src/session/lookup.js';
 import type { SessionTimeouts, StoredSessionRecord } from '../../src/session/session-data.js';
 import type { SessionReader } from '../../src/session/session-reader.js';
 import { MemorySessionStore } from '../../src/session/stores/memory-store.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const T0 = Date.UTC(2025, 0, 15, 9, 0, 0);
-
-class FakeClock implements Clock {
-  t: number;
-  constructor(t: number = T0) {
-    this.t = t;
-  }
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
 
 const ALICE: Identity = {
   subject: 'corp:alice-sub',
@@ -88,7 +76,7 @@ describe('memory session store', () => {
   const timeouts: SessionTimeouts = { idleMs: HOUR, absoluteMs: 24 * HOUR };
 
   test('a record expires after the idle timeout', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts);
     store.set('sid', signedIn(clock.now()));
     clock.advance(HOUR - 1);
@@ -102,7 +90,7 @@ describe('memory session store', () => {
   });
 
   test('sweepExpired drops expired records without a read', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts);
     store.set('a', signedIn(clock.now()));
     clock.advance(30 * MINUTE);
@@ -116,7 +104,7 @@ describe('memory session store', () => {
   });
 
   test('extend slides the idle window', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts);
     store.set('sid', signedIn(clock.now()));
     clock.advance(50 * MINUTE);
@@ -131,7 +119,7 @@ describe('memory session store', () => {
   });
 
   test('touch (express-session) slides the idle window like extend', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts);
     store.set('sid', signedIn(clock.now()));
     clock.advance(45 * MINUTE);
@@ -142,7 +130,7 @@ describe('memory session store', () => {
   });
 
   test('extend never slides past authenticatedAt + the absolute timeout', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, { idleMs: HOUR, absoluteMs: 2 * HOUR });
     store.set('sid', signedIn(clock.now()));
     clock.advance(50 * MINUTE);
@@ -160,7 +148,7 @@ describe('memory session store', () => {
   // session that expires while that request is in flight must not be revived (Redis EXPIRE on a
   // vanished key is a no-op, and both stores must agree).
   test('extend/touch on an expired (not yet swept) record does not revive it', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts);
     store.set('sid', signedIn(clock.now()));
     clock.advance(HOUR + 5 * SECOND); // expired 5 s ago; the sweeper has not run
@@ -170,7 +158,7 @@ describe('memory session store', () => {
   });
 
   test('writing a record whose absolute timeout has passed stores nothing', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, { idleMs: HOUR, absoluteMs: 2 * HOUR });
     store.set('sid', signedIn(clock.now() - 2 * HOUR));
     assert.equal(store.read('sid'), undefined);
@@ -179,7 +167,7 @@ describe('memory session store', () => {
   });
 
   test('pending-login records (no identity) live 10 minutes, whatever the idle timeout', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, { idleMs: 8 * HOUR, absoluteMs: 24 * HOUR });
     store.set('pending', pendingLogin(clock.now()));
     clock.advance(10 * MINUTE - 1);
@@ -190,7 +178,7 @@ describe('memory session store', () => {
   });
 
   test('it is bounded: the 11th insert evicts the least recently written', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts, 10);
     for (let i = 0; i < 10; i++) {
       store.set(`s${i}`, signedIn(clock.now()));
@@ -209,7 +197,7 @@ describe('memory session store', () => {
   });
 
   test('stored records are frozen: what get() returns cannot change the store', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts);
     const data = signedIn(clock.now(), { ...ALICE, groups: ['users'] });
     store.set('sid', data);
@@ -238,7 +226,7 @@ describe('memory session store', () => {
   });
 
   test('destroy and clear remove records', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts);
     store.set('a', signedIn(clock.now()));
     store.set('b', signedIn(clock.now()));
@@ -263,7 +251,7 @@ describe('session lookup', () => {
   const cookieValue = (id: string, secret: string) => encodeURIComponent(`s:${sign(id, secret)}`);
 
   function setup(secrets: readonly string[] = [SECRET], storeTimeouts: SessionTimeouts = timeouts) {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, storeTimeouts);
     store.set('sess-1', signedIn(clock.now()));
     const lookup = createSessionLookup({
@@ -335,7 +323,7 @@ describe('session lookup', () => {
   });
 
   test('a session past its absolute timeout returns null even if the store still has it', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const record = signedIn(T0) as unknown as StoredSessionRecord;
     const extended: string[] = [];
     const reader: SessionReader = { read: () => record, extend: (sid) => extended.push(sid) };
@@ -356,7 +344,7 @@ describe('session lookup', () => {
   });
 
   test('a record without an identity (login in progress) is not a session', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts);
     store.set('pending', pendingLogin(clock.now()));
     const lookup = createSessionLookup({

@@ -10,25 +10,12 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { createAssertionMinter } from '../../src/assertion/assertion.js';
 import { loadSigningKeys, SigningKeyError, type SigningKeyRing } from '../../src/assertion/signing-keys.js';
 import { assertionSchema } from '../../src/config/schema.js';
-import type { Clock } from '../../src/core/clock.js';
 import type { Identity } from '../../src/core/identity.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 2, 1, 12, 0, 0);
 const ISSUER = 'https://apps.example.com';
-
-class FakeClock implements Clock {
-  t: number;
-  constructor(t: number = T0) {
-    this.t = t;
-  }
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
 
 const root = mkdtempSync(join(tmpdir(), 'portcullis-keys-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -64,7 +51,7 @@ function verifyWith(ring: SigningKeyRing, token: string, audience: string, at: n
 describe('generated signing keys', () => {
   test('with no configured key, a key file is generated with mode 0600 and reused on the next load', async () => {
     const dataDir = join(freshDataDir(), 'nested', 'state');
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const first = await loadSigningKeys(generatedConfig, dataDir, clock);
     const file = join(dataDir, 'signing-keys.json');
     assert.ok(existsSync(file));
@@ -89,7 +76,7 @@ describe('generated signing keys', () => {
   });
 
   test('the JWKS publishes public ES256 keys only', async () => {
-    const ring = await loadSigningKeys(generatedConfig, freshDataDir(), new FakeClock());
+    const ring = await loadSigningKeys(generatedConfig, freshDataDir(), new FakeClock(T0));
     const [key] = ring.jwks.keys;
     assert.ok(key);
     assert.equal(key.kty, 'EC');
@@ -103,7 +90,7 @@ describe('generated signing keys', () => {
 
   test('after rotateAfter a new key signs and the JWKS publishes the new and the previous kid', async () => {
     const dataDir = freshDataDir();
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const first = await loadSigningKeys(generatedConfig, dataDir, clock);
 
     clock.advance(generatedConfig.rotateAfter - 1);
@@ -126,7 +113,7 @@ describe('generated signing keys', () => {
 
   test('a second rotation keeps only the two newest keys', async () => {
     const dataDir = freshDataDir();
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const config = assertionSchema.parse({ rotateAfter: '1d' });
     const k1 = (await loadSigningKeys(config, dataDir, clock)).current.kid;
     clock.advance(DAY);
@@ -154,7 +141,7 @@ describe('generated signing keys', () => {
       mkdirSync(dataDir, { recursive: true });
       const file = join(dataDir, 'signing-keys.json');
       writeFileSync(file, content);
-      await assert.rejects(loadSigningKeys(generatedConfig, dataDir, new FakeClock()), (err: unknown) => {
+      await assert.rejects(loadSigningKeys(generatedConfig, dataDir, new FakeClock(T0)), (err: unknown) => {
         assert.ok(err instanceof SigningKeyError);
         assert.match(err.message, /is not a Portcullis signing key file/);
         assert.ok(err.message.includes(file));
@@ -171,7 +158,7 @@ describe('configured signing keys', () => {
     const current = p256Pem();
     const previous = p256Pem();
     const config = assertionSchema.parse({ signingKey: current, previousSigningKey: previous });
-    const ring = await loadSigningKeys(config, dataDir, new FakeClock());
+    const ring = await loadSigningKeys(config, dataDir, new FakeClock(T0));
     const again = await loadSigningKeys(config, dataDir, new FakeClock(T0 + 400 * DAY));
     assert.equal(again.current.kid, ring.current.kid);
     assert.equal(again.previous?.kid, ring.previous?.kid);
@@ -208,7 +195,7 @@ describe('configured signing keys', () => {
   for (const [name, keys, configKey] of refusals) {
     test(`${name} is refused with an error naming ${configKey}`, async () => {
       const config = assertionSchema.parse(keys());
-      await assert.rejects(loadSigningKeys(config, freshDataDir(), new FakeClock()), (err: unknown) => {
+      await assert.rejects(loadSigningKeys(config, freshDataDir(), new FakeClock(T0)), (err: unknown) => {
         assert.ok(err instanceof SigningKeyError);
         assert.ok(err.message.startsWith(`${configKey}:`), err.message);
         assert.match(err.message, /EC P-256/);
@@ -220,7 +207,7 @@ describe('configured signing keys', () => {
 
 describe('assertions', () => {
   async function setup(ttl = '5m') {
-    const clock = new FakeClock();
+    const clock = new FakeClock(T0);
     const dataDir = freshDataDir();
     const ring = await loadSigningKeys(generatedConfig, dataDir, clock);
     const config = assertionSchema.parse({ ttl });

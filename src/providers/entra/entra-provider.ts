@@ -31,14 +31,12 @@ import type { PendingLogin } from '../../session/session-data.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { classifyLoginError, describeError } from '../login-errors.js';
 import { claimAsGroups, claimAsString, readClaim } from '../oidc/claims.js';
-import { importClientSigningKey, startAuthorizationCodeFlow } from '../oidc/oidc-flow.js';
+import { importClientSigningKey, lazyDiscovery, startAuthorizationCodeFlow } from '../oidc/oidc-flow.js';
 import { externalIdentityFrom } from '../oidc/oidc-provider.js';
 
 /** IdP and Graph calls give up after this long, so a hanging service cannot pile up logins. */
 const IDP_TIMEOUT_SECONDS = 10;
 const GRAPH_TIMEOUT_MS = 10_000;
-/** After a failed discovery, wait this long before asking the IdP again. */
-const DISCOVERY_RETRY_MS = 5_000;
 /** Allowed clock difference with Entra on exp/nbf, as openid-client allows on the single-tenant path. */
 const CLOCK_TOLERANCE_SECONDS = 30;
 /** Entra signs ID tokens with RS256 only. */
@@ -120,32 +118,13 @@ export function createEntraProvider(
   const httpFetch: typeof fetch = options.fetch ?? fetch;
   const issuerOf = (tenant: string) => `${urls.authorityHost}/${tenant}/v2.0`;
 
-  let discovered: Promise<Discovered> | null = null;
-  let lastFailureAt = -Infinity;
   let clientAuthentication: Promise<client.ClientAuth> | null = null;
   let graphFailures = 0;
 
   // -------------------------------------------------------------------------------------------
   // Discovery and client authentication
 
-  // Lazy and retried, as for generic OIDC: an IdP that is down at start-up must not stop the gateway.
-  function discovery(): Promise<Discovered> {
-    if (discovered !== null) return discovered;
-    if (options.now() - lastFailureAt < DISCOVERY_RETRY_MS) {
-      return Promise.reject(
-        new ProviderUnavailable(`discovery for ${config.id} failed recently; not retrying yet`),
-      );
-    }
-    const attempt = discover().catch((err: unknown) => {
-      discovered = null;
-      lastFailureAt = options.now();
-      throw new ProviderUnavailable(`discovery of ${urls.issuer} failed: ${describeError(err)}`, {
-        cause: err,
-      });
-    });
-    discovered = attempt;
-    return attempt;
-  }
+  const discovery = lazyDiscovery(discover, { providerId: config.id, issuer: urls.issuer, now: options.now });
 
   // The discovery document is fetched here and handed to the Configuration constructor, the alternative
   // to discovery() that openid-client documents as skipping its issuer check. checkDiscoveredIssuer

@@ -2,8 +2,10 @@
 
 import { createPrivateKey, type webcrypto } from 'node:crypto';
 import * as client from 'openid-client';
+import { ProviderUnavailable } from '../../core/errors.js';
 import type { PendingLogin } from '../../session/session-data.js';
 import type { LoginStart } from '../identity-provider.js';
+import { describeError } from '../login-errors.js';
 
 /**
  * A PEM private key (PKCS#8, PKCS#1 or SEC1) as a WebCrypto signing key for private_key_jwt:
@@ -53,4 +55,37 @@ export async function startAuthorizationCodeFlow(
     code_challenge_method: 'S256',
   });
   return { authorizationUrl, pending };
+}
+
+/** After a failed discovery, wait this long before asking the IdP again. */
+const DISCOVERY_RETRY_MS = 5_000;
+
+/**
+ * Discovery on first use, cached, and retried after a failure (with a short back-off): an IdP that
+ * is down at start-up must not stop the gateway from starting (break-glass and public routes keep
+ * working), and the provider recovers by itself when the IdP comes back.
+ */
+export function lazyDiscovery<T>(
+  discover: () => Promise<T>,
+  target: { providerId: string; issuer: string; now: () => number },
+): () => Promise<T> {
+  let discovered: Promise<T> | null = null;
+  let lastFailureAt = -Infinity;
+  return () => {
+    if (discovered !== null) return discovered;
+    if (target.now() - lastFailureAt < DISCOVERY_RETRY_MS) {
+      return Promise.reject(
+        new ProviderUnavailable(`discovery for ${target.providerId} failed recently; not retrying yet`),
+      );
+    }
+    const attempt = discover().catch((err: unknown) => {
+      discovered = null;
+      lastFailureAt = target.now();
+      throw new ProviderUnavailable(`discovery of ${target.issuer} failed: ${describeError(err)}`, {
+        cause: err,
+      });
+    });
+    discovered = attempt;
+    return attempt;
+  };
 }

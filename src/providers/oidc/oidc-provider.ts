@@ -4,12 +4,12 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import type { OidcProviderConfig } from '../../config/schema.js';
-import { BearerTokenRejected, LoginResponseRejected, ProviderUnavailable } from '../../core/errors.js';
+import { BearerTokenRejected, LoginResponseRejected } from '../../core/errors.js';
 import type { ExternalIdentity } from '../../core/identity.js';
 import type { PendingLogin } from '../../session/session-data.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { classifyLoginError, describeError } from '../login-errors.js';
-import { importClientSigningKey, startAuthorizationCodeFlow } from './oidc-flow.js';
+import { importClientSigningKey, lazyDiscovery, startAuthorizationCodeFlow } from './oidc-flow.js';
 import { claimAsGroups, claimAsString, readFirst } from './claims.js';
 
 /** IdP calls give up after this long, so a hanging IdP cannot pile up requests. */
@@ -26,8 +26,6 @@ const ACCESS_TOKEN_ALGORITHMS = [
   'ES384',
   'EdDSA',
 ] as const;
-/** After a failed discovery, wait this long before asking the IdP again. */
-const DISCOVERY_RETRY_MS = 5_000;
 
 export function createOidcProvider(
   config: OidcProviderConfig,
@@ -38,29 +36,13 @@ export function createOidcProvider(
     checkLoginAccessToken?: (accessToken: string, oidc: client.Configuration) => Promise<void>;
   },
 ): IdentityProvider {
-  let discovered: Promise<client.Configuration> | null = null;
   let jwks: ReturnType<typeof createRemoteJWKSet> | null = null;
-  let lastFailureAt = -Infinity;
 
-  // Discovery is lazy and retried: an IdP that is down at start-up must not stop the gateway
-  // from starting (break-glass and public routes keep working), and it recovers by itself.
-  function configuration(): Promise<client.Configuration> {
-    if (discovered !== null) return discovered;
-    if (options.now() - lastFailureAt < DISCOVERY_RETRY_MS) {
-      return Promise.reject(
-        new ProviderUnavailable(`discovery for ${config.id} failed recently; not retrying yet`),
-      );
-    }
-    const attempt = discover(config).catch((err: unknown) => {
-      discovered = null;
-      lastFailureAt = options.now();
-      throw new ProviderUnavailable(`discovery of ${config.issuer} failed: ${describeError(err)}`, {
-        cause: err,
-      });
-    });
-    discovered = attempt;
-    return attempt;
-  }
+  const configuration = lazyDiscovery(() => discover(config), {
+    providerId: config.id,
+    issuer: config.issuer,
+    now: options.now,
+  });
 
   return {
     id: config.id,
