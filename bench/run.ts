@@ -8,7 +8,7 @@
 //
 // Environment: BENCH_DURATION (s, default 5), BENCH_WARMUP (s, default 1), BENCH_CONNECTIONS (32),
 // BENCH_LOGIN_SECONDS (3), BENCH_SESSIONS (100000), BENCH_QUICK=1 (skip the cluster and the
-// sessions-RSS rows), BENCH_RESULTS_DIR (default bench/results), BENCH_TIMEOUT (s, default 600).
+// sessions-RSS rows), BENCH_RESULTS_DIR (default bench/results), BENCH_TIMEOUT (s, default 600). BENCH_GATEWAY_NODE_ARGS (extra node flags for the gateways, e.g. '--cpu-prof --cpu-prof-dir=DIR').
 // Every process it starts is stopped at the end, on error and on Ctrl-C, by its pid.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -245,7 +245,7 @@ async function startGatewayProcess(spec: GatewaySpec, upstreamUrl: string, idpIs
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const child = startChild(
     `gateway-${spec.name}`,
-    ['--import', 'tsx', 'src/main.ts', '--config', configFile],
+    [...gatewayNodeArgs(), '--import', 'tsx', 'src/main.ts', '--config', configFile],
     {
       NODE_ENV: 'production',
     },
@@ -253,6 +253,11 @@ async function startGatewayProcess(spec: GatewaySpec, upstreamUrl: string, idpIs
   const url = `http://127.0.0.1:${spec.port}`;
   await waitFor200(child, `${url}/public/ready`);
   return { child, publicUrl, url };
+}
+
+/** Extra node flags for the gateways, e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
+function gatewayNodeArgs(): string[] {
+  return (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 }
 
 /** One full login as a browser: gateway -> IdP -> form -> callback -> upstream 200. Returns the cookie. */

@@ -103,6 +103,39 @@ describe('spoofed identity headers never reach the app', () => {
     assert.equal(seen?.headers['x-forwarded-for'], '127.0.0.1');
   });
 
+  test('a Connection header naming the identity or forwarding headers cannot make the gateway drop them', async () => {
+    // RFC 9110 lets a sender list hop-by-hop headers in Connection; a proxy that honours a client's
+    // list would delete the very headers it set itself. Variants: case, spacing, several lines.
+    const lists = [
+      'close, X-Auth-Request-User, X-Auth-Request-Groups, X-Portcullis-Assertion, X-Forwarded-For',
+      'keep-alive,x-auth-request-user,x-portcullis-assertion',
+      'X-AUTH-REQUEST-USER ,  X-FORWARDED-FOR',
+    ];
+    for (const list of lists) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${stack.publicUrl}/app`, { method: 'GET', agent: false });
+        req.setHeader('accept', 'application/json');
+        req.setHeader('cookie', cookie);
+        req.setHeader('connection', list);
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(status, 200, list);
+      const seen = stack.echo.requests.at(-1);
+      assert.equal(seen?.headers['x-auth-request-user'], 'bob', list);
+      assert.match(String(seen?.headers['x-portcullis-assertion']), /^ey/, list);
+      assert.equal(seen?.headers['x-forwarded-for'], '127.0.0.1', list);
+      assert.equal(
+        seen?.headers.connection === undefined || !/auth-request/i.test(String(seen?.headers.connection)),
+        true,
+      );
+    }
+  });
+
   test('a request the gateway refuses never reaches the app', async () => {
     const before = stack.echo.requests.length;
     assert.equal(await sendSpoofed(`${stack.publicUrl}/admins/`, cookie), 403);

@@ -1,0 +1,215 @@
+// What the forwarder (src/proxy/upstream.ts) does to requests and responses between the client and
+// the app: bodies intact (sized and chunked), Host rewritten or kept, target base paths, repeated
+// response headers kept, hop-by-hop ones dropped, and a client that leaves takes its upstream
+// request with it. A real gateway in front of a real node:http app that records what it received.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startGatewayFromRaw, type GatewayInstance } from '../support/gateway-stack.js';
+
+interface Received {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  closedEarly: boolean;
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+function send(
+  port: number,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string; chunks?: string[] } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      path,
+      method: init.method ?? 'GET',
+      headers: init.headers ?? {},
+      agent: false,
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (init.chunks !== undefined) {
+      for (const chunk of init.chunks) req.write(chunk);
+      req.end();
+    } else req.end(init.body);
+  });
+}
+
+describe('forwarding requests and responses to the app', () => {
+  let app: Server;
+  let appPort: number;
+  let gateway: GatewayInstance;
+  let dataDir: string;
+  const received: Received[] = [];
+
+  before(async () => {
+    app = createServer((req, res) => {
+      const entry: Received = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: '',
+        closedEarly: false,
+      };
+      received.push(entry);
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (entry.body += chunk));
+      res.on('close', () => (entry.closedEarly = !res.writableFinished));
+      req.on('end', () => {
+        if (req.url?.endsWith('/cookies')) {
+          res.writeHead(200, [
+            'Set-Cookie',
+            'a=1; Path=/',
+            'Set-Cookie',
+            'b=2; Path=/',
+            'Connection',
+            'keep-alive, X-Internal-Only',
+            'X-Internal-Only',
+            'app-private',
+            'X-App',
+            'yes',
+            'Content-Length',
+            '2',
+          ]);
+          res.end('ok');
+        } else if (req.url?.endsWith('/slow')) {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.write('first part\n'); // then never finishes: the client will leave
+        } else if (req.url?.endsWith('/dies')) {
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
+          res.write('partial');
+          setTimeout(() => req.socket.destroy(), 20);
+        } else {
+          res.writeHead(201, 'Made Here', { 'content-type': 'text/plain' });
+          res.end(`echo ${entry.body.length}`);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    appPort = (app.address() as AddressInfo).port;
+    const appUrl = `http://127.0.0.1:${appPort}`;
+    dataDir = mkdtempSync(join(tmpdir(), 'portcullis-forwarding-'));
+    gateway = await startGatewayFromRaw({
+      server: { publicUrl: 'http://localhost:8080' },
+      session: { secret: randomBytes(32).toString('hex') },
+      providers: [
+        { id: 'p', type: 'oidc', issuer: 'https://idp.example.invalid', clientId: 'x', clientSecret: 'y' },
+      ],
+      routes: [
+        { path: '/based/', upstream: `${appUrl}/prefix/`, public: true },
+        { path: '/kept-host/', upstream: appUrl, public: true, preserveHost: true },
+        { path: '/', upstream: appUrl, public: true },
+      ],
+      roles: { admin: { groups: ['admins'] } },
+      storage: { dataDir },
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    app.closeAllConnections();
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('a sized body arrives intact; status and reason phrase come back', async () => {
+    const body = 'x'.repeat(70_000) + 'é';
+    const answer = await send(gateway.gateway.port, '/upload?q=1', {
+      method: 'POST',
+      headers: {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': String(Buffer.byteLength(body)),
+      },
+      body,
+    });
+    assert.equal(answer.status, 201);
+    assert.equal(answer.body, `echo ${body.length}`);
+    const seen = received.at(-1);
+    assert.equal(seen?.method, 'POST');
+    assert.equal(seen?.url, '/upload?q=1');
+    assert.equal(seen?.body, body);
+    assert.equal(seen?.headers['content-length'], String(Buffer.byteLength(body)));
+  });
+
+  test('a chunked body arrives intact', async () => {
+    const chunks = ['one,', 'two,', 'x'.repeat(20_000)];
+    const answer = await send(gateway.gateway.port, '/chunked', { method: 'PUT', chunks });
+    assert.equal(answer.status, 201);
+    assert.equal(received.at(-1)?.body, chunks.join(''));
+  });
+
+  test("the Host header is the app's own unless the route preserves the client's", async () => {
+    await send(gateway.gateway.port, '/plain', { headers: { host: 'localhost:8080' } });
+    assert.equal(received.at(-1)?.headers.host, `127.0.0.1:${appPort}`);
+    await send(gateway.gateway.port, '/kept-host/x', { headers: { host: 'localhost:8080' } });
+    assert.equal(received.at(-1)?.headers.host, 'localhost:8080');
+  });
+
+  test('a target with a base path receives it in front of the request path', async () => {
+    await send(gateway.gateway.port, '/based/x?y=1');
+    assert.equal(received.at(-1)?.url, '/prefix/based/x?y=1');
+  });
+
+  test('hop-by-hop request headers stop at the gateway', async () => {
+    await send(gateway.gateway.port, '/hop', {
+      headers: { 'proxy-authorization': 'Basic bWFsbG9yeTpwdw==', 'keep-alive': 'timeout=1', te: 'trailers' },
+    });
+    const seen = received.at(-1);
+    assert.equal(seen?.headers['proxy-authorization'], undefined);
+    assert.equal(seen?.headers['keep-alive'], undefined);
+    assert.equal(seen?.headers.te, undefined);
+  });
+
+  test('repeated response headers are kept; hop-by-hop and Connection-named ones are dropped', async () => {
+    const answer = await send(gateway.gateway.port, '/cookies');
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.headers['set-cookie'], ['a=1; Path=/', 'b=2; Path=/']);
+    assert.equal(answer.headers['x-app'], 'yes');
+    assert.equal(answer.headers['x-internal-only'], undefined);
+    assert.equal(answer.body, 'ok');
+  });
+
+  test('a client that leaves mid-response ends the upstream request too', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: gateway.gateway.port, path: '/slow', agent: false });
+      req.on('response', (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+      req.end();
+    });
+    const seen = received.at(-1);
+    for (let i = 0; i < 50 && seen?.closedEarly !== true; i += 1) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(seen?.url, '/slow');
+    assert.equal(seen?.closedEarly, true);
+  });
+
+  test('an app that dies mid-response gives the client a cut response, not a hang or a spliced 502', async () => {
+    await assert.rejects(send(gateway.gateway.port, '/dies'), /aborted|ECONNRESET|socket hang up/);
+  });
+});
