@@ -47,6 +47,8 @@ export interface LocalIdp {
   /** e.g. http://127.0.0.1:PORT, no trailing slash. */
   issuer: string;
   port: number;
+  /** The ID token most recently issued for this subject at the token endpoint (tests compare id_token_hint with it). */
+  lastIdTokenFor(subject: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -111,11 +113,13 @@ export async function startLocalIdp(options: LocalIdpOptions): Promise<LocalIdp>
   // The issuer must contain the port, which is only known once listening, so the server
   // starts with a placeholder handler and receives the provider right after.
   let handleRequest: RequestListener = (_req, res) => sendText(res, 503, 'starting\n');
+  const lastIdTokens = new Map<string, string>(); // one per user at most
   const server = createServer((req, res) => handleRequest(req, res));
   const port = await listen(server, options.port ?? 0, host);
   const issuer = `http://${issuerHost(host)}:${port}`;
   try {
     const provider = createProvider(issuer, options.clients, users);
+    provider.on('grant.success', (ctx: { body?: unknown }) => recordIdToken(lastIdTokens, ctx.body));
     handleRequest = routeRequests(provider, users);
   } catch (error) {
     await closeServer(server);
@@ -123,7 +127,21 @@ export async function startLocalIdp(options: LocalIdpOptions): Promise<LocalIdp>
   }
   let closing: Promise<void> | undefined;
   // Idempotent, so a test may close explicitly and again in its cleanup hook.
-  return { issuer, port, close: () => (closing ??= closeServer(server)) };
+  return {
+    issuer,
+    port,
+    lastIdTokenFor: (subject) => lastIdTokens.get(subject),
+    close: () => (closing ??= closeServer(server)),
+  };
+}
+
+function recordIdToken(lastIdTokens: Map<string, string>, body: unknown): void {
+  const idToken = (body as { id_token?: unknown } | undefined)?.id_token;
+  if (typeof idToken !== 'string') return;
+  const payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+    sub?: unknown;
+  };
+  if (typeof payload.sub === 'string') lastIdTokens.set(payload.sub, idToken);
 }
 
 function assertUsersHaveSubjects(users: LocalIdpUser[]): void {

@@ -21,6 +21,7 @@ import { createUpstream } from '../proxy/upstream.js';
 import { createGatewayApp } from '../routes/gateway-app.js';
 import { sessionCookieSettings } from '../session/cookie.js';
 import { createSessionMiddleware } from '../session/express-session.js';
+import { createLogoutHintCookie } from '../session/logout-hint-cookie.js';
 import { createSessionLookup } from '../session/lookup.js';
 import { createReplayCache } from '../session/replay-cache.js';
 import { createSessionIndex } from '../session/session-index.js';
@@ -108,6 +109,13 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
     publicUrl,
     prefix,
     cookie,
+    // The ID token for logout's id_token_hint, sealed in a cookie only {prefix}/logout receives.
+    logoutHint: createLogoutHintCookie({
+      cookie,
+      secrets: config.session.secret,
+      prefix,
+      maxAgeMs: timeouts.absoluteMs,
+    }),
     clock,
     log,
     jwks: keys.jwks,

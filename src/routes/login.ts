@@ -15,6 +15,7 @@ import type { RouteTable } from '../policy/route-table.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
 import { readCookie, type SessionCookieSettings } from '../session/cookie.js';
 import { saveSession } from '../session/express-session.js';
+import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
 import { MAX_PENDING_LOGINS, PENDING_LOGIN_TTL_MS } from '../session/session-data.js';
 
 export interface LoginRoutesDeps {
@@ -25,6 +26,8 @@ export interface LoginRoutesDeps {
   publicUrl: URL;
   prefix: string;
   cookie: SessionCookieSettings;
+  /** Where the ID token is kept for RP-initiated logout (a cookie only {prefix}/logout receives). */
+  logoutHint: LogoutHintCookie;
   clock: Clock;
   log: Logger;
   /** Link the break-glass form ({prefix}/login/native) from the chooser: breakGlass.showOnLoginPage with users configured. */
@@ -107,7 +110,7 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
     const callbackUrl = new URL(req.originalUrl, deps.publicUrl);
     const { external, idToken } = await provider.finishLogin(callbackUrl, pending);
     const identity = await deps.completeLogin(external);
-    await establishSession(req, identity, idToken === undefined ? {} : { idToken }, deps.clock);
+    await establishSession(req, res, identity, idToken === undefined ? {} : { idToken }, deps);
     deps.log.info(
       { event: 'login', outcome: 'success', providerId: provider.id, subject: identity.subject },
       'signed in',

@@ -1,6 +1,8 @@
 // /logout: GET shows a confirmation form, POST (CSRF-safe) ends the session here and then at the IdP
 // (RP-initiated logout) when it has an end_session_endpoint. /logged-out is where the IdP sends the
-// browser back.
+// browser back. The ID token for id_token_hint comes from the session when it was too large for a
+// cookie, else from the sealed logout hint cookie (session/logout-hint-cookie.ts), which only this
+// path receives.
 import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { CsrfRejected } from '../core/errors.js';
@@ -9,12 +11,14 @@ import type { Logger } from '../observability/logger.js';
 import type { EndedSession, IdentityProvider } from '../providers/identity-provider.js';
 import type { SessionCookieSettings } from '../session/cookie.js';
 import { destroySession } from '../session/express-session.js';
+import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
 
 export interface LogoutRoutesDeps {
   providers: ReadonlyMap<string, IdentityProvider>;
   publicUrl: URL;
   prefix: string;
   cookie: SessionCookieSettings;
+  logoutHint: LogoutHintCookie;
   log: Logger;
 }
 
@@ -38,14 +42,17 @@ export function createLogoutRoutes(deps: LogoutRoutesDeps): Router {
       throw new CsrfRejected('logout without a same-origin Origin header or a valid CSRF token');
     }
     const identity = req.session.identity;
-    const idToken = req.session.idToken;
+    const idToken = identity === undefined ? undefined : (req.session.idToken ?? idTokenFromHint(req));
     // What the ended session held, for providers that log out by subject (SAML: NameID, SessionIndex).
     const ended: EndedSession = { ...req.session };
     await destroySession(req);
+    // Secure as when set: browsers ignore a __Host-/__Secure- cookie without it, even to clear it.
     res.clearCookie(deps.cookie.name, {
       path: '/',
+      secure: deps.cookie.secure,
       ...(deps.cookie.domain === undefined ? {} : { domain: deps.cookie.domain }),
     });
+    deps.logoutHint.clear(res);
     if (identity !== undefined) {
       deps.log.info(
         { event: 'logout', outcome: 'success', providerId: identity.providerId, subject: identity.subject },
@@ -56,6 +63,19 @@ export function createLogoutRoutes(deps: LogoutRoutesDeps): Router {
     const endSession = await provider?.endSessionUrl(idToken, loggedOutUrl, ended);
     sendRedirect(res, 303, endSession?.href ?? loggedOutUrl);
   });
+
+  /** Sealed for this very session, or nothing: the IdP then asks the user, or ends no session. */
+  function idTokenFromHint(req: Request): string | undefined {
+    const hint = deps.logoutHint.read(req, req.sessionID);
+    if (hint.kind === 'opened') return hint.idToken;
+    deps.log.debug(
+      { event: 'logout-hint', outcome: hint.kind },
+      hint.kind === 'absent'
+        ? 'no logout hint cookie: logout without id_token_hint'
+        : 'logout hint cookie does not open for this session: logout without id_token_hint',
+    );
+    return undefined;
+  }
 
   router.get('/logged-out', (_req, res) => {
     sendHtml(

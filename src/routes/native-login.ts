@@ -11,6 +11,7 @@ import type { BreakGlass } from '../login/break-glass.js';
 import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
 import { establishSession } from '../login/session-login.js';
 import { saveSession } from '../session/express-session.js';
+import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
 
 export interface NativeLoginRoutesDeps {
   breakGlass: BreakGlass;
@@ -19,6 +20,8 @@ export interface NativeLoginRoutesDeps {
   returnUrlPolicy: ReturnUrlPolicy;
   prefix: string;
   clock: Clock;
+  /** Cleared at sign-in: a break-glass session has no ID token. */
+  logoutHint: LogoutHintCookie;
 }
 
 /** The one message for an unknown name and a wrong password: it must not tell them apart. */
@@ -53,7 +56,7 @@ export function createNativeLoginRoutes(deps: NativeLoginRoutesDeps): Router {
     const returnTo = returnToOf(form.rd);
     const outcome = await deps.breakGlass.attempt(
       { username: form.username, password: form.password, clientIp },
-      (identity) => establishSession(req, identity, {}, deps.clock),
+      (identity) => establishSession(req, res, identity, {}, deps),
     );
     switch (outcome.kind) {
       case 'success':

@@ -18,6 +18,7 @@ import type { IdentityProvider } from '../providers/identity-provider.js';
 import { isSamlProvider, type SamlServiceProvider } from '../providers/saml/saml-provider.js';
 import { logoutRequestMatches, samlInfoOf, samlSubjectKey } from '../providers/saml/saml-session.js';
 import { saveSession } from '../session/express-session.js';
+import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
 import type { SessionIndex } from '../session/session-index.js';
 import type { SessionReader } from '../session/session-reader.js';
 
@@ -29,6 +30,8 @@ export interface SamlRoutesDeps {
   prefix: string;
   clock: Clock;
   log: Logger;
+  /** Cleared at sign-in: a SAML session has no ID token. */
+  logoutHint: LogoutHintCookie;
   sessionMiddleware: RequestHandler;
   /** (provider, NameID) → session ids, for IdP-initiated logout. */
   sessionIndex: SessionIndex;
@@ -94,7 +97,7 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
       : null;
     const login = await provider.acceptLoginResponse(samlResponse, pending?.nonce ?? null);
     const identity = await deps.completeLogin(login.external);
-    await establishSession(req, identity, {}, deps.clock);
+    await establishSession(req, res, identity, {}, deps);
     req.session.saml = login.session;
     await saveSession(req);
     try {

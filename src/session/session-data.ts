@@ -19,7 +19,10 @@ declare module 'express-session' {
     identity: Identity;
     /** Epoch ms of the login; the absolute timeout counts from here and is never extended. */
     authenticatedAt: number;
-    /** Kept for RP-initiated logout (id_token_hint). Never logged, never sent to the upstream. */
+    /**
+     * For RP-initiated logout (id_token_hint), only when it was too large for the sealed logout hint
+     * cookie (session/logout-hint-cookie.ts), where it normally lives. Never logged, never sent upstream.
+     */
     idToken: string;
     /** Per-session token for the gateway's own forms (logout). */
     csrfToken: string;

@@ -176,6 +176,8 @@ describe('OIDC login through the gateway (memory store)', () => {
 
   test('logout: POST with the CSRF token ends the session and goes through the IdP end-session endpoint', async () => {
     const { browser } = await signIn(stack, 'alice');
+    const logoutUrl = `${stack.publicUrl}/.portcullis/logout`;
+    assert.ok(browser.cookies(logoutUrl).has('portcullis-logout'), 'the sealed ID token for the logout');
     const page = await browser.request(`${stack.publicUrl}/.portcullis/logout`);
     assert.equal(page.status, 200);
     const token = /name="csrf" value="([^"]+)"/.exec(page.body)?.[1];
@@ -191,8 +193,13 @@ describe('OIDC login through the gateway (memory store)', () => {
       endSession.searchParams.get('post_logout_redirect_uri'),
       `${stack.publicUrl}/.portcullis/logged-out`,
     );
-    assert.ok(endSession.searchParams.get('id_token_hint'));
+    // The very token the OP issued at this login, opened from the logout hint cookie.
+    const issued = stack.idp.lastIdTokenFor('alice');
+    assert.ok(issued);
+    assert.equal(endSession.searchParams.get('id_token_hint'), issued);
+    assert.equal(browser.cookies(logoutUrl).has('portcullis-logout'), false, 'cleared at logout');
     assert.equal((await browser.request(`${stack.publicUrl}/`, { headers: api })).status, 401);
+    assert.equal(stack.primary.logs.text.includes(issued.split('.')[2] ?? issued), false, 'never logged');
   });
 
   test('logout: a cross-site POST without the token is refused and the session survives', async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startEchoApp, type EchoApp } from '../../dev/echo-app.js';
-import { startLocalIdp, type LocalIdp, type LocalIdpClient } from '../../dev/local-idp.js';
+import { startLocalIdp, type LocalIdp, type LocalIdpClient, type LocalIdpUser } from '../../dev/local-idp.js';
 import { startGateway, type RunningGateway } from '../../src/app/server.js';
 import { formatIssues, parseConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -71,6 +71,8 @@ export interface StackOptions {
   routes?: (echoUrl: string) => Array<Record<string, unknown>>;
   /** Replaces the local IdP's client registration. */
   idpClient?: (callbackUrl: string, loggedOutUrl: string) => LocalIdpClient;
+  /** Replaces the local IdP's users (default: alice and bob). */
+  idpUsers?: LocalIdpUser[];
   /** Reuse a storage folder (the directory database) from an earlier stack; not removed on close. */
   dataDir?: string;
   /** Deep-merged into the raw config last. */
@@ -106,6 +108,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const callbackUrl = `${publicUrl}/.portcullis/callback/local`;
   const loggedOutUrl = `${publicUrl}/.portcullis/logged-out`;
   const idp = await startLocalIdp({
+    ...(options.idpUsers === undefined ? {} : { users: options.idpUsers }),
     clients: [
       options.idpClient?.(callbackUrl, loggedOutUrl) ?? {
         client_id: CLIENT_ID,
