@@ -1,7 +1,7 @@
 // `npm run bench`: the gateway's hot path under load, on loopback, in one run.
 //
 // Starts a bare Node upstream (own process), the local OIDC provider (in this process), a gateway
-// with the memory store and one with the Redis store (own processes, `node --import tsx src/main.ts`,
+// with the memory store and one with the Redis store (own processes, compiled: `node dist/src/main.js`,
 // configured through the real config loader), optionally a cluster-mode gateway (workers: auto,
 // Redis); logs in once per gateway to get a session cookie; drives load with autocannon; prints one
 // Markdown table and writes the figures as JSON to bench/results/<UTC stamp>.json.
@@ -193,6 +193,7 @@ interface RunningGateway {
   /** What the load generator uses: http://127.0.0.1:PORT. */
   url: string;
   cookie: string;
+  configFile: string;
 }
 
 function callbackUrl(port: number): string {
@@ -245,14 +246,14 @@ async function startGatewayProcess(spec: GatewaySpec, upstreamUrl: string, idpIs
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const child = startChild(
     `gateway-${spec.name}`,
-    [...gatewayNodeArgs(), '--import', 'tsx', 'src/main.ts', '--config', configFile],
+    [...gatewayNodeArgs(), 'dist/src/main.js', '--config', configFile],
     {
       NODE_ENV: 'production',
     },
   );
   const url = `http://127.0.0.1:${spec.port}`;
   await waitFor200(child, `${url}/public/ready`);
-  return { child, publicUrl, url };
+  return { child, publicUrl, url, configFile };
 }
 
 /** Extra node flags for the gateways, e.g. BENCH_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
@@ -345,13 +346,13 @@ async function measureLogins(
 }
 
 function sessionsRss(
+  configFile: string,
   count: number,
 ): Promise<{ sessions: number; rssBefore: number; rssAfter: number; heapUsedAfter: number }> {
   const child = startChild('session-rss', [
     '--expose-gc',
-    '--import',
-    'tsx',
-    join(root, 'bench', 'session-rss.ts'),
+    join(root, 'bench', 'session-rss.mjs'),
+    configFile,
     String(count),
   ]);
   return new Promise((done, fail) => {
@@ -445,8 +446,24 @@ function table(): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The gateways run compiled, as deployed (`node dist/src/main.js`): under tsx the loader's own
+ * worker and the transformed sources add ~50 MB RSS and would distort the memory rows.
+ */
+function buildGateway(): Promise<void> {
+  process.stderr.write('bench: npm run build\n');
+  const child = spawn('npm', ['run', 'build', '--silent'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return new Promise((done, fail) =>
+    child.once('exit', (code) => (code === 0 ? done() : fail(new Error(`npm run build failed (${code})`)))),
+  );
+}
+
 async function main(): Promise<void> {
   const startedAt = new Date();
+  await buildGateway();
   const redisBinary = findBinary('redis-server');
   const cookieOf = (g: RunningGateway) => ({ cookie: g.cookie, accept: 'text/html' });
 
@@ -557,7 +574,7 @@ async function main(): Promise<void> {
   process.stderr.write(`bench: logins: ${logins.perSecond.toFixed(1)}/s\n`);
 
   if (!settings.quick) {
-    const rss = await sessionsRss(settings.sessions);
+    const rss = await sessionsRss(memory.configFile, settings.sessions);
     const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
     rows.push({
       name: `RSS with ${settings.sessions.toLocaleString('en-US')} live sessions (memory store)`,
@@ -568,8 +585,8 @@ async function main(): Promise<void> {
       vsUpstream: null,
       vsPublic: null,
       notes:
-        `${mb(rss.rssAfter)} MB RSS (${mb(rss.rssAfter - rss.rssBefore)} MB over the empty store; heap ${mb(rss.heapUsedAfter)} MB); ` +
-        `store composed in a child process` +
+        `${mb(rss.rssAfter)} MB RSS (${mb(rss.rssAfter - rss.rssBefore)} MB over the same gateway without sessions; heap ${mb(rss.heapUsedAfter)} MB); ` +
+        `whole gateway composed in a child process, warmed with 3,000 proxied requests` +
         (memoryGatewayRss === null ? '' : `; the memory gateway after load: ${mb(memoryGatewayRss)} MB`),
       raw: { ...rss, memoryGatewayRssAfterLoad: memoryGatewayRss },
     });

@@ -1,5 +1,6 @@
 // The composition root: the only place that names concrete adapters and wires them together.
 import type { Server } from 'node:http';
+import type session from 'express-session';
 import { createAssertionMinter } from '../assertion/assertion.js';
 import { loadSigningKeys } from '../assertion/signing-keys.js';
 import type { Config } from '../config/schema.js';
@@ -29,6 +30,8 @@ import { createSessionBackend } from '../session/stores/create-backend.js';
 
 export interface Gateway {
   frontDoor: FrontDoor;
+  /** The configured session store (express-session's interface); the benchmark fills it directly. */
+  sessionStore: session.Store;
   /** Attach to a listening server: requests and WebSocket upgrades. */
   attach(server: Server): void;
   /** Resolves when the session store and the directory answer (never depends on an IdP). */
@@ -65,16 +68,21 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
   });
 
   const providers = new Map<string, IdentityProvider>(
-    config.providers.map((provider) => [
-      provider.id,
-      createProvider(provider, {
-        callbackUrl: new URL(`${prefix}/callback/${provider.id}`, publicUrl).href,
-        now: () => clock.now(),
-        log,
-        gatewayUrl: new URL(prefix, publicUrl).href,
-        replayCache,
-      }),
-    ]),
+    await Promise.all(
+      config.providers.map(
+        async (provider) =>
+          [
+            provider.id,
+            await createProvider(provider, {
+              callbackUrl: new URL(`${prefix}/callback/${provider.id}`, publicUrl).href,
+              now: () => clock.now(),
+              log,
+              gatewayUrl: new URL(prefix, publicUrl).href,
+              replayCache,
+            }),
+          ] as const,
+      ),
+    ),
   );
   const directory = await openDirectory(config.storage);
   const groupRules = new Map(
@@ -160,6 +168,7 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
 
   return {
     frontDoor,
+    sessionStore: backend.store,
     ready,
     attach(server) {
       server.on('request', frontDoor.handleRequest);

@@ -2,9 +2,7 @@
 // PostgreSQL when storage.postgres is set (several replicas share it), else an embedded SQLite file.
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import type { StorageConfig } from '../config/schema.js';
 import type { Directory } from './directory.js';
 import { createKyselyDirectory } from './kysely-directory.js';
@@ -23,7 +21,9 @@ export function sqlitePathOf(config: StorageConfig): string {
 }
 
 export async function openDirectory(config: StorageConfig): Promise<Directory> {
-  const db = config.postgres ? openPostgres(config.postgres.url) : openSqlite(sqlitePathOf(config));
+  const db = config.postgres
+    ? await openPostgres(config.postgres.url)
+    : await openSqlite(sqlitePathOf(config));
   try {
     await migrateToLatest(db);
   } catch (error) {
@@ -33,7 +33,9 @@ export async function openDirectory(config: StorageConfig): Promise<Directory> {
   return createKyselyDirectory(db);
 }
 
-function openPostgres(url: string): Kysely<Database> {
+// Each driver is loaded only when configured: a native module and its code cost memory in every replica.
+async function openPostgres(url: string): Promise<Kysely<Database>> {
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: url,
     max: POSTGRES_POOL_MAX,
@@ -46,7 +48,8 @@ function openPostgres(url: string): Kysely<Database> {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-function openSqlite(path: string): Kysely<Database> {
+async function openSqlite(path: string): Promise<Kysely<Database>> {
+  const { default: SqliteDatabase } = await import('better-sqlite3');
   mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SqliteDatabase(path);
   // WAL: readers never wait for the writer, and a crash mid-write cannot corrupt the file.

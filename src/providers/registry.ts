@@ -1,14 +1,10 @@
 // One exhaustive table from provider type to factory: adding a type to the config schema breaks
-// this file's type until the new type is wired here.
+// this file's type until the new type is wired here. Each protocol's module is loaded only when the
+// config names it: a gateway with one OIDC provider never loads the SAML/XML stack (memory, start-up).
 import type { ProviderConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { ReplayCache } from '../session/replay-cache.js';
 import type { IdentityProvider } from './identity-provider.js';
-import { createEntraProvider } from './entra/entra-provider.js';
-import { createOAuth2Provider } from './oauth2/oauth2-provider.js';
-import { createOidcProvider } from './oidc/oidc-provider.js';
-import { createOktaProvider } from './okta/okta-provider.js';
-import { createSamlProvider } from './saml/saml-provider.js';
 
 export interface ProviderOptions {
   /** The redirect URI registered at the IdP. */
@@ -25,21 +21,26 @@ type Factories = {
   [Type in ProviderConfig['type']]: (
     config: Extract<ProviderConfig, { type: Type }>,
     options: ProviderOptions,
-  ) => IdentityProvider;
+  ) => Promise<IdentityProvider>;
 };
 
 const providerFactories: Factories = {
-  oidc: (config, options) => createOidcProvider(config, options),
-  okta: (config, options) => createOktaProvider(config, options),
-  oauth2: (config, options) => createOAuth2Provider(config, options),
-  entra: (config, options) => createEntraProvider(config, options),
-  saml: (config, options) => createSamlProvider(config, options),
+  oidc: async (config, options) =>
+    (await import('./oidc/oidc-provider.js')).createOidcProvider(config, options),
+  okta: async (config, options) =>
+    (await import('./okta/okta-provider.js')).createOktaProvider(config, options),
+  oauth2: async (config, options) =>
+    (await import('./oauth2/oauth2-provider.js')).createOAuth2Provider(config, options),
+  entra: async (config, options) =>
+    (await import('./entra/entra-provider.js')).createEntraProvider(config, options),
+  saml: async (config, options) =>
+    (await import('./saml/saml-provider.js')).createSamlProvider(config, options),
 };
 
-export function createProvider(config: ProviderConfig, options: ProviderOptions): IdentityProvider {
+export function createProvider(config: ProviderConfig, options: ProviderOptions): Promise<IdentityProvider> {
   const factory = providerFactories[config.type] as (
     config: ProviderConfig,
     options: ProviderOptions,
-  ) => IdentityProvider;
+  ) => Promise<IdentityProvider>;
   return factory(config, options);
 }

@@ -15,8 +15,13 @@ import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
 import { consumePendingLogin, establishSession } from '../login/session-login.js';
 import type { Logger } from '../observability/logger.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
-import { isSamlProvider, type SamlServiceProvider } from '../providers/saml/saml-provider.js';
-import { logoutRequestMatches, samlInfoOf, samlSubjectKey } from '../providers/saml/saml-session.js';
+import type { SamlServiceProvider } from '../providers/saml/saml-provider.js';
+import {
+  isSamlProvider,
+  logoutRequestMatches,
+  samlInfoOf,
+  samlSubjectKey,
+} from '../providers/saml/saml-session.js';
 import { saveSession } from '../session/express-session.js';
 import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
 import type { SessionIndex } from '../session/session-index.js';

@@ -196,7 +196,7 @@ describe('memory session store', () => {
     store.close();
   });
 
-  test('stored records are frozen: what get() returns cannot change the store', async () => {
+  test('stored records cannot be changed from outside: set() copies, get() hands out copies, read() is frozen', async () => {
     const clock = new FakeClock(T0);
     const store = newStore(clock, timeouts);
     const data = signedIn(clock.now(), { ...ALICE, groups: ['users'] });
@@ -205,15 +205,9 @@ describe('memory session store', () => {
     // The caller's object is copied: changing it afterwards changes nothing stored.
     (data as unknown as { identity: { groups: string[] } }).identity.groups.push('admins');
 
+    // express-session's copy may be changed (it reassigns `cookie`), but that is not stored.
     const got = (await getAsync(store, 'sid')) as unknown as StoredSessionRecord;
-    assert.ok(got.identity);
-    assert.throws(() => {
-      (got.identity?.groups as string[]).push('admins');
-    }, TypeError);
-    assert.throws(() => {
-      (got.identity as { username: string }).username = 'root';
-    }, TypeError);
-    // The top level is a copy (express-session reassigns `cookie`): changing it is allowed but not stored.
+    (got.identity?.groups as string[]).push('admins');
     got.identity = { ...ALICE, username: 'root', groups: ['admins'] };
     got.authenticatedAt = T0 + 999 * HOUR;
 
@@ -221,7 +215,62 @@ describe('memory session store', () => {
     assert.equal(again.identity?.username, 'alice');
     assert.deepEqual(again.identity?.groups, ['users']);
     assert.equal(again.authenticatedAt, T0);
-    assert.ok(Object.isFrozen(store.read('sid')));
+
+    // The hot path's record is shared between requests, so it is frozen all the way down.
+    const hot = store.read('sid');
+    assert.ok(Object.isFrozen(hot));
+    assert.throws(() => {
+      (hot?.identity?.groups as string[]).push('admins');
+    }, TypeError);
+    assert.throws(() => {
+      (hot?.identity as { username: string }).username = 'root';
+    }, TypeError);
+    assert.deepEqual(store.read('sid')?.identity?.groups, ['users']);
+    store.close();
+  });
+
+  test('get() gives express-session back exactly what set() was given, cookie included', async () => {
+    const clock = new FakeClock(T0);
+    const store = newStore(clock, timeouts);
+    const cookies = [
+      {
+        originalMaxAge: 86_400_000,
+        expires: new Date(T0 + 86_400_000).toISOString(),
+        secure: true,
+        httpOnly: true,
+        domain: '.example.com',
+        path: '/',
+        sameSite: 'lax',
+      },
+      { originalMaxAge: null, expires: null, httpOnly: true, path: '/' },
+      { httpOnly: true, path: '/', sameSite: 'strict' },
+    ];
+    for (const [i, cookie] of cookies.entries()) {
+      const data = { ...(signedIn(clock.now()) as object), cookie } as unknown as session.SessionData;
+      store.set(`sid${i}`, data);
+      assert.deepEqual(await getAsync(store, `sid${i}`), JSON.parse(JSON.stringify(data)), `cookie ${i}`);
+    }
+    // Sessions that share cookie settings keep their own expiry.
+    store.set('later', {
+      ...(signedIn(clock.now()) as object),
+      cookie: { ...cookies[0], expires: new Date(T0 + 999).toISOString() },
+    } as unknown as session.SessionData);
+    const later = (await getAsync(store, 'later')) as unknown as { cookie: { expires: string } };
+    assert.equal(later.cookie.expires, new Date(T0 + 999).toISOString());
+    const first = (await getAsync(store, 'sid0')) as unknown as { cookie: { expires: string } };
+    assert.equal(first.cookie.expires, cookies[0]?.expires);
+    store.close();
+  });
+
+  test('a session written again is read afresh by the hot path, not from its parsed cache', () => {
+    const clock = new FakeClock(T0);
+    const store = newStore(clock, timeouts);
+    store.set('sid', signedIn(clock.now(), { ...ALICE, groups: ['users'] }));
+    assert.deepEqual(store.read('sid')?.identity?.groups, ['users']);
+    store.set('sid', signedIn(clock.now(), { ...ALICE, groups: ['users', 'admins'] }));
+    assert.deepEqual(store.read('sid')?.identity?.groups, ['users', 'admins']);
+    store.destroy('sid');
+    assert.equal(store.read('sid'), undefined);
     store.close();
   });
 

@@ -64,10 +64,6 @@ export interface SamlServiceProvider extends IdentityProvider {
   close(): void;
 }
 
-export function isSamlProvider(provider: IdentityProvider): provider is SamlServiceProvider {
-  return (provider as Partial<SamlServiceProvider>).protocol === 'saml';
-}
-
 export interface SamlProviderOptions {
   /** {publicUrl}{prefix}: the SP endpoints are {gatewayUrl}/saml/{id}/metadata, /acs and /slo. */
   gatewayUrl: string;

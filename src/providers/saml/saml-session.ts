@@ -2,7 +2,9 @@
 // qualifiers) and the IdP session (SessionIndex). SP-initiated logout sends them back in the
 // LogoutRequest; an IdP-initiated LogoutRequest is matched against them.
 import { createHash } from 'node:crypto';
+import type { IdentityProvider } from '../identity-provider.js';
 import type { CheckedLogoutRequest } from './logout-checks.js';
+import type { SamlServiceProvider } from './saml-provider.js';
 import type { SamlNameId } from './response-checks.js';
 
 export interface SamlSessionInfo {
@@ -61,4 +63,9 @@ export function logoutRequestMatches(
   }
   if (request.sessionIndexes.length === 0) return true;
   return session.sessionIndex !== null && request.sessionIndexes.includes(session.sessionIndex);
+}
+
+/** Kept here, away from the SAML/XML stack, so routes can ask without loading it (providers load it lazily). */
+export function isSamlProvider(provider: IdentityProvider): provider is SamlServiceProvider {
+  return (provider as Partial<SamlServiceProvider>).protocol === 'saml';
 }
