@@ -26,6 +26,7 @@ import {
 import type { Upstream } from '../proxy/upstream.js';
 import type { Identity } from '../core/identity.js';
 import { bearerTokenOf, type BearerVerifier } from '../login/bearer-tokens.js';
+import { logoutHintCookieName } from '../session/logout-hint-cookie.js';
 import type { SessionLookup } from '../session/lookup.js';
 import type { ClientAddressing } from './client-address.js';
 import { isBrowserNavigation } from './client-kind.js';
@@ -81,6 +82,12 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
   const loginBase = new URL(`${deps.prefix}/login`, deps.publicUrl).href;
   const authPath = `${deps.prefix}/auth`;
   const forwardAuth = createForwardAuth({ ...deps, authPath, judge, loginUrlFor });
+  // The session cookie, the login-loop counter and the logout hint: none is the app's business.
+  const gatewayCookieNames = [
+    deps.sessionCookieName,
+    `${deps.sessionCookieName}-rounds`,
+    logoutHintCookieName({ name: deps.sessionCookieName, secure: deps.publicUrl.protocol === 'https:' }),
+  ];
 
   async function admit(req: IncomingMessage): Promise<Admission> {
     const target = normalizeRequestTarget(req.url ?? '');
@@ -103,6 +110,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     const judgement = await judge(req, route);
     switch (judgement.kind) {
       case 'public':
+        hideGatewayCookies(req, gatewayCookieNames);
         return { kind: 'forward', route };
       case 'login': {
         const requestHost = req.headers.host ?? deps.publicUrl.host;
@@ -112,7 +120,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         return { kind: 'error', error: judgement.error };
       case 'allow':
         setIdentityHeaders(req.headers, deps.headerPlan, judgement.identity, judgement.assertion);
-        hideSessionCookie(req, deps.sessionCookieName);
+        hideGatewayCookies(req, gatewayCookieNames);
         return { kind: 'forward', route };
     }
   }
@@ -235,15 +243,18 @@ export function normalizedHost(header: string | undefined, publicUrl: URL): stri
   }
 }
 
-/** The app must not see the gateway's session cookie: it could replay it as the user. */
-function hideSessionCookie(req: IncomingMessage, cookieName: string): void {
+/**
+ * The app must not see the gateway's cookies, on public routes as on protected ones: with the
+ * session cookie it could replay the user's session against every other app behind the gateway.
+ */
+function hideGatewayCookies(req: IncomingMessage, names: readonly string[]): void {
   const header = req.headers.cookie;
-  if (header === undefined || !header.includes(cookieName)) return;
+  if (header === undefined || !names.some((name) => header.includes(name))) return;
   const kept = header
     .split(';')
     .filter((pair) => {
-      const name = pair.slice(0, pair.indexOf('=') === -1 ? undefined : pair.indexOf('=')).trim();
-      return name !== cookieName && name !== `${cookieName}-rounds`;
+      const eq = pair.indexOf('=');
+      return !names.includes(pair.slice(0, eq === -1 ? undefined : eq).trim());
     })
     .join(';')
     .trim();

@@ -136,6 +136,28 @@ describe('spoofed identity headers never reach the app', () => {
     }
   });
 
+  test("the gateway's cookies never reach the app, on public and protected routes alike", async () => {
+    // The session cookie would let the app (or whoever reads its logs) act as the user everywhere.
+    const gatewayCookies = `${cookie}; portcullis-rounds=3; portcullis-logout=sealed`;
+    for (const path of ['/public/x', '/app', '/public/x?again']) {
+      const header = `theme=dark; ${gatewayCookies}; app_session=abc`;
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${stack.publicUrl}${path}`, { method: 'GET', agent: false });
+        req.setHeader('accept', 'application/json');
+        req.setHeader('cookie', header);
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(status, 200, path);
+      const seen = stack.echo.requests.at(-1);
+      assert.equal(seen?.headers.cookie, 'theme=dark; app_session=abc', path);
+    }
+  });
+
   test('a request the gateway refuses never reaches the app', async () => {
     const before = stack.echo.requests.length;
     assert.equal(await sendSpoofed(`${stack.publicUrl}/admins/`, cookie), 403);
