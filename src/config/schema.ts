@@ -99,6 +99,17 @@ export const sessionSchema = z.strictObject({
     .strictObject({
       url: z.string().refine((text) => /^rediss?:\/\//.test(text), 'must be a redis:// or rediss:// URL'),
       keyPrefix: z.string().default('portcullis:'),
+      /**
+       * Sessions read from Redis are kept in-process this long, so the hot path skips the round trip.
+       * Logouts and revocations reach every replica at once over Redis pub/sub; the TTL only bounds
+       * how long a replica that missed such a message could still accept the session. 0s: no cache.
+       */
+      cache: z
+        .strictObject({
+          ttl: durationBetween(0, 60_000, '0s', '60s').default(5_000),
+          maxEntries: z.number().int().min(100).max(1_000_000).default(10_000),
+        })
+        .default({ ttl: 5_000, maxEntries: 10_000 }),
     })
     .optional(),
 });

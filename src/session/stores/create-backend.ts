@@ -42,7 +42,7 @@ const backendFactories: Record<
   },
   redis(config, deps) {
     if (config.redis === undefined) throw new Error('session.redis is required for the redis store');
-    const { store, reader, client } = createRedisSessionBackend({ ...config.redis, ...deps });
+    const { store, reader, client, close } = createRedisSessionBackend({ ...config.redis, ...deps });
     return {
       store,
       reader,
@@ -50,9 +50,7 @@ const backendFactories: Record<
       ping: async () => {
         await client.ping();
       },
-      close: async () => {
-        await client.quit().catch(() => client.disconnect());
-      },
+      close,
     };
   },
 };

@@ -6,6 +6,7 @@
 // session without set().
 import session from 'express-session';
 import type { Clock } from '../../core/clock.js';
+import { deepFreeze } from '../../core/deep-freeze.js';
 import { storeTtlMs, type SessionTimeouts, type StoredSessionRecord } from '../session-data.js';
 
 /** One stored session. A class, so every entry has the same compact shape (no per-object property maps). */
@@ -202,12 +203,4 @@ export class MemorySessionStore extends session.Store {
  */
 function flat(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
