@@ -231,9 +231,24 @@ export function isGatewayPath(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
 
+/** Host header → normalised host: clients send a handful of distinct values, parsing each once. */
+const normalizedHosts = new Map<string, string | null>();
+const NORMALIZED_HOSTS_KEPT = 1_000;
+
 /** Lowercase host without port or trailing dot; the public URL's host when the client sent none. */
 export function normalizedHost(header: string | undefined, publicUrl: URL): string | null {
   if (header === undefined || header === '') return publicUrl.hostname;
+  let host = normalizedHosts.get(header);
+  if (host === undefined) {
+    host = parseHost(header);
+    normalizedHosts.set(header, host);
+    if (normalizedHosts.size > NORMALIZED_HOSTS_KEPT)
+      normalizedHosts.delete(normalizedHosts.keys().next().value as string);
+  }
+  return host;
+}
+
+function parseHost(header: string): string | null {
   try {
     const url = new URL(`http://${header}`);
     if (url.username !== '' || url.password !== '' || url.pathname !== '/' || url.search !== '') return null;

@@ -8,6 +8,8 @@ import { readCookie } from './cookie.js';
 import type { SessionTimeouts, StoredSessionRecord } from './session-data.js';
 import type { SessionReader } from './session-reader.js';
 
+const VERIFIED_COOKIES_KEPT = 10_000;
+
 export interface ActiveSession {
   readonly id: string;
   readonly identity: Identity;
@@ -28,14 +30,25 @@ export function createSessionLookup(deps: {
 }): SessionLookup {
   const { cookieName, secrets, reader, timeouts, clock } = deps;
 
+  // Cookie values whose signature already verified, to their session id: a busy session costs one
+  // HMAC, not one per request. Keyed by the exact signed value, so only a cookie that verified
+  // before can hit; bounded, oldest first out.
+  const verified = new Map<string, string>();
+
   function sessionIdFrom(req: IncomingMessage): string | null {
     const raw = readCookie(req.headers.cookie, cookieName);
     // express-session writes 's:' + id + '.' + HMAC-SHA256; anything else is not ours.
     if (raw === undefined || !raw.startsWith('s:')) return null;
+    const known = verified.get(raw);
+    if (known !== undefined) return known;
     const signed = raw.slice(2);
     for (const secret of secrets) {
       const id = signature.unsign(signed, secret);
-      if (id !== false) return id;
+      if (id !== false) {
+        verified.set(raw, id);
+        if (verified.size > VERIFIED_COOKIES_KEPT) verified.delete(verified.keys().next().value as string);
+        return id;
+      }
     }
     return null;
   }

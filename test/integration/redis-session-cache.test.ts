@@ -115,7 +115,7 @@ describe(
       assert.equal(await statusOn(browser, replicaUrl), 200);
       // Cut every subscriber connection (the replicas reconnect on their own), then remove the
       // session silently: whatever a replica had cached before the cut must not be used.
-      await admin.client('KILL', 'TYPE', 'pubsub');
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
       await deleteSessionsSilently();
       assert.equal(await statusOn(browser, replicaUrl), 401);
       // Once subscribed again, caching resumes and announcements work.

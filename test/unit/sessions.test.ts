@@ -339,6 +339,22 @@ describe('session lookup', () => {
     ['a signature with the id of a missing session', `portcullis=${cookieValue('sess-unknown', SECRET)}`],
     ['an empty value', 'portcullis='],
   ];
+  test('a verified cookie is remembered, but every forgery is still refused after it', async () => {
+    const { lookup, store } = setup();
+    store.set('sess-2', signedIn(T0));
+    const genuine = `portcullis=${cookieValue('sess-1', SECRET)}`;
+    assert.equal((await lookup.lookup(request(genuine)))?.id, 'sess-1');
+    assert.equal((await lookup.lookup(request(genuine)))?.id, 'sess-1');
+    for (const [name, cookie] of refused) assert.equal(await lookup.lookup(request(cookie)), null, name);
+    // The genuine signature with another id, or the genuine id with a truncated signature.
+    const signed = sign('sess-1', SECRET);
+    const otherId = encodeURIComponent(`s:${signed.replace('sess-1', 'sess-2')}`);
+    assert.equal(await lookup.lookup(request(`portcullis=${otherId}`)), null);
+    const truncated = encodeURIComponent(`s:${signed.slice(0, -1)}`);
+    assert.equal(await lookup.lookup(request(`portcullis=${truncated}`)), null);
+    store.close();
+  });
+
   for (const [name, cookie] of refused) {
     test(`${name} → null`, async () => {
       const { lookup, store } = setup();
