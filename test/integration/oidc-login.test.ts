@@ -40,22 +40,32 @@ describe('OIDC login through the gateway (memory store)', () => {
   });
   after(() => stack.close());
 
-  test('an unauthenticated browser is sent to the login route with a relative return URL', async () => {
+  test('an unauthenticated browser is sent straight to the IdP, and lands back where it started', async () => {
     const browser = new TestBrowser();
     const first = await browser.request(`${stack.publicUrl}/reports?year=2026`);
     assert.equal(first.status, 302);
     assert.equal(first.headers['x-portcullis-response'], 'gateway');
-    const location = new URL(first.headers.location ?? '');
-    assert.equal(location.pathname, '/.portcullis/login');
-    assert.equal(location.searchParams.get('rd'), '/reports?year=2026');
-    const second = await browser.request(location.href);
-    assert.equal(second.status, 302);
-    const authorize = new URL(second.headers.location ?? '');
+    // No detour through {prefix}/login: the gateway's own host answers with the authorization request.
+    const authorize = new URL(first.headers.location ?? '');
     assert.equal(authorize.origin, stack.idp.issuer);
     assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
     assert.ok(authorize.searchParams.get('state'));
     assert.ok(authorize.searchParams.get('nonce'));
     assert.equal(authorize.searchParams.get('redirect_uri'), `${stack.publicUrl}/.portcullis/callback/local`);
+    const { final } = await browser.navigate(authorize.href);
+    const { final: landing } = await loginAtLocalIdp(browser, final, 'bob', 'bob');
+    assert.equal(landing.status, 200);
+    assert.equal(new URL(landing.url).pathname + new URL(landing.url).search, '/reports?year=2026');
+  });
+
+  test('on a host other than the public one, the browser is sent to the public origin to sign in', async () => {
+    const port = new URL(stack.publicUrl).port;
+    const first = await new TestBrowser().request(`http://127.0.0.1:${port}/reports?year=2026`);
+    assert.equal(first.status, 302);
+    const location = new URL(first.headers.location ?? '');
+    assert.equal(location.origin, stack.publicUrl);
+    assert.equal(location.pathname, '/.portcullis/login');
+    assert.equal(location.searchParams.get('rd'), `http://127.0.0.1:${port}/reports?year=2026`);
   });
 
   test('an API request without a session gets 401 JSON, not a redirect', async () => {

@@ -103,9 +103,8 @@ describe('several providers, provider-restricted routes and bearer tokens', () =
   test('a route that accepts one provider sends the browser straight to it', async () => {
     const browser = new TestBrowser();
     const first = await browser.request(`${publicUrl}/partner/page`);
-    const login = await browser.request(new URL(first.headers.location ?? '', publicUrl).href);
-    assert.equal(login.status, 302);
-    assert.equal(new URL(login.headers.location ?? '').origin, rogue.issuer);
+    assert.equal(first.status, 302);
+    assert.equal(new URL(first.headers.location ?? '').origin, rogue.issuer);
   });
 
   test('a session from another provider is asked to sign in again on a provider-restricted route', async () => {
