@@ -55,7 +55,6 @@ async function openSqlite(path: string): Promise<Kysely<Database>> {
   // WAL: readers never wait for the writer, and a crash mid-write cannot corrupt the file.
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  sqlite.pragma('synchronous = NORMAL');
   // SQLite ignores REFERENCES unless asked, per connection. better-sqlite3's build turns it on already;
   // saying so here keeps the membership cascade and checks if that build default ever changes.
   sqlite.pragma('foreign_keys = ON');
