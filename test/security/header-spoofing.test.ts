@@ -56,6 +56,21 @@ function sendSpoofed(url: string, cookie: string | undefined): Promise<number> {
   });
 }
 
+/** A GET on its own connection with exactly these headers (raw node:http: nothing rewrites them). */
+function rawStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'GET', agent: false });
+    req.setHeader('accept', 'application/json');
+    for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function spoofedHeadersSeen(rawHeaders: readonly string[]): string[] {
   const ours = new Set(IDENTITY_NAMES.map(canonicalHeaderName));
   const seen: string[] = [];
@@ -112,18 +127,7 @@ describe('spoofed identity headers never reach the app', () => {
       'X-AUTH-REQUEST-USER ,  X-FORWARDED-FOR',
     ];
     for (const list of lists) {
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest(`${stack.publicUrl}/app`, { method: 'GET', agent: false });
-        req.setHeader('accept', 'application/json');
-        req.setHeader('cookie', cookie);
-        req.setHeader('connection', list);
-        req.on('response', (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      const status = await rawStatus(`${stack.publicUrl}/app`, { cookie, connection: list });
       assert.equal(status, 200, list);
       const seen = stack.echo.requests.at(-1);
       assert.equal(seen?.headers['x-auth-request-user'], 'bob', list);
@@ -141,17 +145,7 @@ describe('spoofed identity headers never reach the app', () => {
     const gatewayCookies = `${cookie}; portcullis-rounds=3; portcullis-logout=sealed`;
     for (const path of ['/public/x', '/app', '/public/x?again']) {
       const header = `theme=dark; ${gatewayCookies}; app_session=abc`;
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest(`${stack.publicUrl}${path}`, { method: 'GET', agent: false });
-        req.setHeader('accept', 'application/json');
-        req.setHeader('cookie', header);
-        req.on('response', (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      const status = await rawStatus(`${stack.publicUrl}${path}`, { cookie: header });
       assert.equal(status, 200, path);
       const seen = stack.echo.requests.at(-1);
       assert.equal(seen?.headers.cookie, 'theme=dark; app_session=abc', path);
