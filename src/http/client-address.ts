@@ -27,7 +27,16 @@ export function createClientAddressing(trustProxy: number | readonly string[]): 
       : proxyAddr.compile([...trustProxy]);
 
   const peerOf = (req: IncomingMessage) => req.socket.remoteAddress ?? '';
-  const isTrustedPeer = (req: IncomingMessage) => trust(peerOf(req), 0);
+  // A connection's peer never changes: judge it once per socket, not once per keep-alive request.
+  const trustedSockets = new WeakMap<object, boolean>();
+  const isTrustedPeer = (req: IncomingMessage) => {
+    let trusted = trustedSockets.get(req.socket);
+    if (trusted === undefined) {
+      trusted = trust(peerOf(req), 0);
+      trustedSockets.set(req.socket, trusted);
+    }
+    return trusted;
+  };
 
   return {
     clientIp: (req) => proxyAddr(req, trust),
@@ -35,7 +44,10 @@ export function createClientAddressing(trustProxy: number | readonly string[]): 
     setForwardedHeaders(req) {
       const headers = req.headers;
       const trusted = isTrustedPeer(req);
-      const chain = trusted ? proxyAddr.all(req, trust).slice(1).reverse() : [];
+      const chain =
+        trusted && headers['x-forwarded-for'] !== undefined
+          ? proxyAddr.all(req, trust).slice(1).reverse()
+          : [];
       const proto = trusted ? firstValue(headers['x-forwarded-proto']) : undefined;
       const host = trusted ? firstValue(headers['x-forwarded-host']) : undefined;
       for (const name of Object.keys(headers)) {

@@ -26,6 +26,7 @@ import {
 import type { Upstream } from '../proxy/upstream.js';
 import type { Identity } from '../core/identity.js';
 import { bearerTokenOf, type BearerVerifier } from '../login/bearer-tokens.js';
+import { cookieNameEnd, skipCookieSpaces } from '../session/cookie.js';
 import { logoutHintCookieName } from '../session/logout-hint-cookie.js';
 import type { SessionLookup } from '../session/lookup.js';
 import type { ClientAddressing } from './client-address.js';
@@ -281,17 +282,22 @@ function parseHost(header: string): string | null {
  * The app must not see the gateway's cookies, on public routes as on protected ones: with the
  * session cookie it could replay the user's session against every other app behind the gateway.
  */
-function hideGatewayCookies(req: IncomingMessage, names: readonly string[]): void {
+export function hideGatewayCookies(req: IncomingMessage, names: readonly string[]): void {
   const header = req.headers.cookie;
   if (header === undefined || !names.some((name) => header.includes(name))) return;
-  const kept = header
-    .split(';')
-    .filter((pair) => {
-      const eq = pair.indexOf('=');
-      return !names.includes(pair.slice(0, eq === -1 ? undefined : eq).trim());
-    })
-    .join(';')
-    .trim();
+  // One pass over the header without splitting it: this runs on every request that has a session.
+  let kept = '';
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    const pair = skipCookieSpaces(header, start, end);
+    if (pair < end && !names.some((name) => cookieNameEnd(header, pair, end, name) !== -1)) {
+      kept =
+        kept === '' ? header.slice(pair, end).trimEnd() : `${kept}; ${header.slice(pair, end).trimEnd()}`;
+    }
+    start = end + 1;
+  }
   if (kept === '') delete req.headers.cookie;
   else req.headers.cookie = kept;
 }

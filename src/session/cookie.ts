@@ -31,8 +31,8 @@ export function readCookie(header: string | undefined, name: string): string | u
   while (start < header.length) {
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;
-    const eq = header.indexOf('=', start);
-    if (eq !== -1 && eq < end && header.slice(start, eq).trim() === name) {
+    const eq = cookieNameEnd(header, skipCookieSpaces(header, start, end), end, name);
+    if (eq !== -1 && eq < end) {
       let value = header.slice(eq + 1, end).trim();
       if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
       try {
@@ -44,4 +44,21 @@ export function readCookie(header: string | undefined, name: string): string | u
     start = end + 1;
   }
   return undefined;
+}
+
+/**
+ * Whether the cookie pair at header[from, end) is named `name` (spaces allowed before its '='):
+ * the index of its '=' (or `end` for a pair without one), else -1. Compares in place: cookie
+ * headers are read on every request.
+ */
+export function cookieNameEnd(header: string, from: number, end: number, name: string): number {
+  if (!header.startsWith(name, from)) return -1;
+  const after = skipCookieSpaces(header, from + name.length, end);
+  return after === end || header.charCodeAt(after) === 0x3d ? after : -1;
+}
+
+export function skipCookieSpaces(text: string, from: number, end: number): number {
+  let at = from;
+  while (at < end && (text.charCodeAt(at) === 0x20 || text.charCodeAt(at) === 0x09)) at += 1;
+  return at;
 }

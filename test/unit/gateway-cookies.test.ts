@@ -1,0 +1,38 @@
+// hideGatewayCookies (src/http/front-door.ts): the gateway's own cookies are cut out of every
+// forwarded Cookie header, whatever the spacing or order, and nothing else is touched.
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { describe, test } from 'node:test';
+import { hideGatewayCookies } from '../../src/http/front-door.js';
+
+const NAMES = ['portcullis', 'portcullis-rounds', 'portcullis-logout'];
+
+function hidden(cookie: string | undefined): string | undefined {
+  const req = { headers: cookie === undefined ? {} : { cookie } } as IncomingMessage;
+  hideGatewayCookies(req, NAMES);
+  return req.headers.cookie;
+}
+
+describe('hideGatewayCookies', () => {
+  const cases: Array<[string, string | undefined, string | undefined]> = [
+    ['no Cookie header', undefined, undefined],
+    ['only the session cookie', 'portcullis=s%3Aabc.sig', undefined],
+    ['all three gateway cookies', 'portcullis=a; portcullis-rounds=2; portcullis-logout=x', undefined],
+    ['app cookies around it', 'theme=dark; portcullis=s%3Aabc.sig; app=1', 'theme=dark; app=1'],
+    ['no spaces after ;', 'a=1;portcullis=x;b=2', 'a=1; b=2'],
+    ['tabs and spaces before the name', 'a=1;\t portcullis=x; b=2', 'a=1; b=2'],
+    ['a space before the =', 'a=1; portcullis =x', 'a=1'],
+    ['sent twice', 'portcullis=x; a=1; portcullis=y', 'a=1'],
+    ['a pair without =', 'portcullis; a=1', 'a=1'],
+    [
+      'look-alike names are the app’s',
+      'portcullisX=1; my-portcullis=2; portcullis-roundsX=3',
+      'portcullisX=1; my-portcullis=2; portcullis-roundsX=3',
+    ],
+    ['nothing of ours', 'a=1; b=2', 'a=1; b=2'],
+    ['empty pairs dropped with ours', ';; portcullis=x ;; a=1', 'a=1'],
+  ];
+  for (const [name, input, expected] of cases) {
+    test(name, () => assert.equal(hidden(input), expected));
+  }
+});
