@@ -65,6 +65,7 @@ import {
   type StatusCheck,
   type WrkMeasurement,
 } from './wrk.js';
+import { buildGateway, gatewayEntryArgs } from '../build-gateway.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -403,12 +404,11 @@ async function startGateway(spec: GatewaySpec, dir: string, upstreamUrl: string)
   };
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
-  const server = processes.start(
-    `portcullis-${spec.name}`,
-    process.execPath,
-    ['--import', 'tsx', 'src/main.ts', '--config', configFile],
-    { cwd: root, env: { NODE_ENV: 'production' }, cpus: serverCpus() },
-  );
+  const server = processes.start(`portcullis-${spec.name}`, process.execPath, gatewayEntryArgs(configFile), {
+    cwd: root,
+    env: { NODE_ENV: 'production' },
+    cpus: serverCpus(),
+  });
   await waitUntil(server, '/public/ 200', answers200(`http://127.0.0.1:${spec.port}/public/ready`));
   return server;
 }
@@ -492,6 +492,7 @@ async function main(): Promise<void> {
   const statusScript = join(workDir, 'status-check.lua');
   writeFileSync(statusScript, STATUS_CHECK_LUA);
 
+  await buildGateway(root, log);
   const ports = await allocatePorts();
   const upstreamUrl = `http://127.0.0.1:${ports.upstream}`;
   log(`starting servers${settings.pinned ? ` (pinned: servers on CPU ${settings.serverCpus})` : ''}`);
