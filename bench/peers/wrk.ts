@@ -1,4 +1,5 @@
-// wrk: the command line for one run, and what its text output says.
+// wrk: the command line for one run, and what its text output says. Used by bench/peers/run.ts and
+// by bench/run.ts (when wrk is installed).
 //
 // Measured runs use `--latency` (the percentile table) and no script: a Lua `response()` callback
 // costs wrk CPU per response. Check runs use the status script below instead, because wrk itself
@@ -10,6 +11,8 @@ export interface WrkRunSpec {
   durationS: number;
   /** Sent as the Cookie header, when the target needs a session. */
   cookie?: string | undefined;
+  /** Further request headers, sent as they are (e.g. accept). */
+  headers?: Readonly<Record<string, string>> | undefined;
   /** A Lua script file (check runs); absent for measured runs, which ask for --latency instead. */
   scriptFile?: string | undefined;
 }
@@ -40,11 +43,12 @@ export function wrkArguments(spec: WrkRunSpec): string[] {
   if (spec.scriptFile === undefined) args.push('--latency');
   else args.push('-s', spec.scriptFile);
   if (spec.cookie !== undefined) args.push('-H', `Cookie: ${spec.cookie}`);
+  for (const [name, value] of Object.entries(spec.headers ?? {})) args.push('-H', `${name}: ${value}`);
   args.push(spec.url);
   return args;
 }
 
-export const STATUS_CHECK_LUA = `-- Written by bench/peers/run.ts: counts the responses whose status is not 200.
+export const STATUS_CHECK_LUA = `-- Written by bench/run.ts or bench/peers/run.ts: counts the responses whose status is not 200.
 local threads = {}
 
 function setup(thread)

@@ -57,8 +57,14 @@ test(
         const reqPerSecond = Number((entry[1][0] ?? '').replace(/,/g, ''));
         assert.ok(reqPerSecond > 0, `row '${entry[0]}' has no numeric req/s: ${entry[1][0]}`);
         const notes = entry[1][5] ?? '';
-        assert.doesNotMatch(notes, /non-2xx|errors|timeouts/, `row '${entry[0]}' reports problems: ${notes}`);
+        assert.doesNotMatch(
+          notes,
+          /non-2xx|not 200|errors|timeouts/,
+          `row '${entry[0]}' reports problems: ${notes}`,
+        );
       }
+      // wrk when it is installed, autocannon otherwise; the table says which.
+      assert.match(stdout, /^\| row \(load: (wrk|autocannon) /m);
       assert.equal(readdirSync(resultsDir).filter((name) => name.endsWith('.json')).length, 1);
     } finally {
       rmSync(resultsDir, { recursive: true, force: true });
