@@ -44,6 +44,7 @@ import {
   wrkArguments,
   type StatusCheck,
 } from './peers/wrk.js';
+import { buildGateway, gatewayEntryArgs } from './build-gateway.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -313,13 +314,9 @@ async function startGatewayProcess(spec: GatewaySpec, upstreamUrl: string, idpIs
   };
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const child = startChild(
-    `gateway-${spec.name}`,
-    [...gatewayNodeArgs(), 'dist/src/main.js', '--config', configFile],
-    {
-      NODE_ENV: 'production',
-    },
-  );
+  const child = startChild(`gateway-${spec.name}`, [...gatewayNodeArgs(), ...gatewayEntryArgs(configFile)], {
+    NODE_ENV: 'production',
+  });
   const url = `http://127.0.0.1:${spec.port}`;
   await waitFor200(child, `${url}/public/ready`);
   return { child, publicUrl, url, configFile };
@@ -787,21 +784,6 @@ function table(): string {
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * The gateways run compiled, as deployed (`node dist/src/main.js`): under tsx the loader's own
- * worker and the transformed sources add ~50 MB RSS and would distort the memory rows.
- */
-function buildGateway(): Promise<void> {
-  process.stderr.write('bench: npm run build\n');
-  const child = spawn('npm', ['run', 'build', '--silent'], {
-    cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return new Promise((done, fail) =>
-    child.once('exit', (code) => (code === 0 ? done() : fail(new Error(`npm run build failed (${code})`)))),
-  );
-}
-
 const fmtCount = (n: number) => n.toLocaleString('en-US');
 
 /**
@@ -860,7 +842,7 @@ async function measureRedisFlatness(gateway: RunningGateway, direct: LoadResult)
 
 async function main(): Promise<void> {
   const startedAt = new Date();
-  await buildGateway();
+  await buildGateway(root, (line) => process.stderr.write(`bench: ${line}\n`));
   const redisBinary = findBinary('redis-server');
   const cookieOf = (g: RunningGateway) => ({ cookie: g.cookie, accept: 'text/html' });
 
