@@ -26,9 +26,11 @@ export function createAssertionMinter(deps: {
   ttlMs: number;
   clock: Clock;
 }): AssertionMinter {
-  const cache = new Map<string, CachedAssertion>();
+  // Session → audience → token. Two map lookups instead of one on a concatenated key, which would
+  // build and hash a new string on every request.
+  const cache = new Map<string, Map<string, CachedAssertion>>();
 
-  async function mint(key: string, identity: Identity, audience: string): Promise<string> {
+  async function mint(sessionId: string, identity: Identity, audience: string): Promise<string> {
     const now = deps.clock.now();
     const iat = Math.floor(now / 1000);
     const ttlSeconds = Math.floor(deps.ttlMs / 1000);
@@ -47,17 +49,21 @@ export function createAssertionMinter(deps: {
       .setIssuedAt(iat)
       .setExpirationTime(iat + ttlSeconds)
       .sign(deps.keys.current.privateKey);
-    if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
-    cache.set(key, { token, refreshAt: now + deps.ttlMs * REFRESH_AT_SHARE });
+    let bySession = cache.get(sessionId);
+    if (bySession === undefined) {
+      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+      bySession = new Map();
+      cache.set(sessionId, bySession);
+    }
+    bySession.set(audience, { token, refreshAt: now + deps.ttlMs * REFRESH_AT_SHARE });
     return token;
   }
 
   return {
     assertionFor(sessionId, identity, audience) {
-      const key = `${sessionId}\n${audience}`;
-      const cached = cache.get(key);
+      const cached = cache.get(sessionId)?.get(audience);
       if (cached !== undefined && deps.clock.now() < cached.refreshAt) return cached.token;
-      return mint(key, identity, audience);
+      return mint(sessionId, identity, audience);
     },
   };
 }

@@ -285,6 +285,16 @@ function parseHost(header: string): string | null {
 export function hideGatewayCookies(req: IncomingMessage, names: readonly string[]): void {
   const header = req.headers.cookie;
   if (header === undefined || !names.some((name) => header.includes(name))) return;
+  // Most often the header is the session cookie alone.
+  if (
+    !header.includes(';') &&
+    names.some(
+      (name) => cookieNameEnd(header, skipCookieSpaces(header, 0, header.length), header.length, name) !== -1,
+    )
+  ) {
+    delete req.headers.cookie;
+    return;
+  }
   // One pass over the header without splitting it: this runs on every request that has a session.
   let kept = '';
   let start = 0;

@@ -46,6 +46,9 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/** The request side keeps Transfer-Encoding so that Node re-frames a chunked body instead of losing it. */
+const HOP_BY_HOP_REQUEST = [...HOP_BY_HOP].filter((name) => name !== 'transfer-encoding');
+
 export function createUpstream(options: {
   onError: (err: Error, req: IncomingMessage, res: ServerResponse) => void;
 }): Upstream {
@@ -132,16 +135,13 @@ export function upstreamPath(target: URL, pathAndQuery: string): string {
 }
 
 /**
- * The client's headers minus hop-by-hop ones. Headers the client names in its own Connection header
- * are deliberately NOT removed: that would let a client delete headers the gateway sets (identity,
- * X-Forwarded-For) by listing them there.
+ * The client's headers minus hop-by-hop ones, removed in place (the front door has already made
+ * req.headers the gateway's own: identity headers stripped and set, forwarding headers rewritten).
+ * Headers the client names in its own Connection header are deliberately NOT removed: that would
+ * let a client delete headers the gateway sets (identity, X-Forwarded-For) by listing them there.
  */
-export function forwardedRequestHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) && name !== 'transfer-encoding') continue;
-    headers[name] = incoming[name];
-  }
+export function forwardedRequestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  for (const name of HOP_BY_HOP_REQUEST) if (headers[name] !== undefined) delete headers[name];
   return headers;
 }
 
@@ -161,7 +161,7 @@ export function forwardedResponseHeaders(raw: readonly string[]): string[] {
 }
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | null {
-  if (value === undefined) return null;
+  if (value === undefined || value === 'keep-alive' || value === 'close') return null; // the usual ones
   const text = Array.isArray(value) ? value.join(',') : value;
   const tokens = text
     .split(',')
