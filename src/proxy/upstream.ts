@@ -59,6 +59,7 @@ export function createUpstream(options: {
   websockets.on('error', (_err, _req, socket) => socket?.destroy());
 
   function fail(err: Error, req: IncomingMessage, res: ServerResponse): void {
+    if (res.destroyed) return; // the client left first: nobody to answer
     if (res.headersSent) {
       res.destroy(err); // the client sees a cut response, never a spliced one
       return;
@@ -95,11 +96,18 @@ export function createUpstream(options: {
       });
       upstreamReq.on('response', (upstreamRes) => {
         answered = true;
-        res.writeHead(
-          upstreamRes.statusCode ?? 502,
-          upstreamRes.statusMessage,
-          forwardedResponseHeaders(upstreamRes.rawHeaders),
-        );
+        try {
+          res.writeHead(
+            upstreamRes.statusCode ?? 502,
+            upstreamRes.statusMessage,
+            forwardedResponseHeaders(upstreamRes.rawHeaders),
+          );
+        } catch (err) {
+          // A status line or header Node will not send on: the app's answer is unusable, say so.
+          upstreamRes.destroy();
+          fail(err as Error, req, res);
+          return;
+        }
         upstreamRes.on('error', (err) => res.destroy(err));
         upstreamRes.pipe(res);
       });

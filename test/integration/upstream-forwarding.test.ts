@@ -98,6 +98,8 @@ describe('forwarding requests and responses to the app', () => {
         } else if (req.url?.endsWith('/slow')) {
           res.writeHead(200, { 'content-type': 'text/plain' });
           res.write('first part\n'); // then never finishes: the client will leave
+        } else if (req.url?.endsWith('/hangs')) {
+          // never answers: the client gives up first
         } else if (req.url?.endsWith('/dies')) {
           res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
           res.write('partial');
@@ -207,6 +209,31 @@ describe('forwarding requests and responses to the app', () => {
     for (let i = 0; i < 50 && seen?.closedEarly !== true; i += 1) await new Promise((r) => setTimeout(r, 20));
     assert.equal(seen?.url, '/slow');
     assert.equal(seen?.closedEarly, true);
+  });
+
+  test('a client that leaves before the app answers ends the upstream request, and the gateway stays up', async () => {
+    await new Promise<void>((resolve) => {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: gateway.gateway.port,
+        path: '/hangs',
+        agent: false,
+      });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 150);
+    });
+    let seen = received.at(-1);
+    for (let i = 0; i < 50 && seen?.closedEarly !== true; i += 1) {
+      await new Promise((r) => setTimeout(r, 20));
+      seen = received.at(-1);
+    }
+    assert.equal(seen?.url, '/hangs');
+    assert.equal(seen?.closedEarly, true);
+    assert.equal((await send(gateway.gateway.port, '/after')).status, 201);
   });
 
   test('an app that dies mid-response gives the client a cut response, not a hang or a spliced 502', async () => {
