@@ -4,6 +4,7 @@
 // to its auth-signin) or a 302 to sign in (Traefik, Envoy: they pass our answer to the browser), 403.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { ForwardAuthRefused } from '../core/errors.js';
+import type { MaybePromise } from '../core/maybe-async.js';
 import { GATEWAY_RESPONSE_HEADER } from '../core/header-names.js';
 import type { ClientAddressing } from '../http/client-address.js';
 import { isBrowserNavigation } from '../http/client-kind.js';
@@ -24,7 +25,7 @@ export interface ForwardAuthDeps {
   headerPlan: IdentityHeaderPlan;
   addressing: ClientAddressing;
   log: Logger;
-  judge(req: IncomingMessage, route: CompiledRoute): Promise<Judgement>;
+  judge(req: IncomingMessage, route: CompiledRoute): MaybePromise<Judgement>;
   loginUrlFor(protocol: string, requestHost: string, pathAndQuery: string): string;
 }
 

@@ -25,10 +25,11 @@ import {
 } from '../proxy/identity-headers.js';
 import type { Upstream } from '../proxy/upstream.js';
 import type { Identity } from '../core/identity.js';
+import { andThen, type MaybePromise } from '../core/maybe-async.js';
 import { bearerTokenOf, type BearerVerifier } from '../login/bearer-tokens.js';
 import { cookieNameEnd, skipCookieSpaces } from '../session/cookie.js';
 import { logoutHintCookieName } from '../session/logout-hint-cookie.js';
-import type { SessionLookup } from '../session/lookup.js';
+import type { ActiveSession, SessionLookup } from '../session/lookup.js';
 import type { ClientAddressing } from './client-address.js';
 import { isBrowserNavigation } from './client-kind.js';
 import { sendError } from './error-response.js';
@@ -90,7 +91,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     logoutHintCookieName({ name: deps.sessionCookieName, secure: deps.publicUrl.protocol === 'https:' }),
   ];
 
-  async function admit(req: IncomingMessage): Promise<Admission> {
+  /** Synchronous unless the session store or the assertion signer must be waited for. */
+  function admit(req: IncomingMessage): MaybePromise<Admission> {
     const target = normalizeRequestTarget(req.url ?? '');
     if (!target.ok) return { kind: 'error', error: new BadRequestTarget(target.reason) };
     req.url = target.path + target.search; // what the upstream (or the gateway app) will see
@@ -108,7 +110,15 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     // Whatever happens next, the client's own identity and forwarding headers never reach the app.
     stripIdentityHeaders(req.headers, deps.headerPlan);
     deps.addressing.setForwardedHeaders(req);
-    const judgement = await judge(req, route);
+    return andThen(judge(req, route), (judgement) => admissionFor(req, route, host, judgement));
+  }
+
+  function admissionFor(
+    req: IncomingMessage,
+    route: CompiledRoute,
+    host: string,
+    judgement: Judgement,
+  ): Admission {
     switch (judgement.kind) {
       case 'public':
         hideGatewayCookies(req, gatewayCookieNames);
@@ -118,7 +128,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
         return {
           kind: 'login',
           route,
-          loginUrl: loginUrlFor(deps.publicUrl.protocol, requestHost, req.url),
+          loginUrl: loginUrlFor(deps.publicUrl.protocol, requestHost, req.url ?? '/'),
           onPublicHost: host === deps.publicUrl.hostname,
         };
       }
@@ -131,9 +141,12 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     }
   }
 
-  async function judge(req: IncomingMessage, route: CompiledRoute): Promise<Judgement> {
+  function judge(req: IncomingMessage, route: CompiledRoute): MaybePromise<Judgement> {
     if (route.isPublic) return { kind: 'public' };
-    const principal = await principalOf(req, route);
+    return andThen(principalOf(req, route), (principal) => judgementFor(route, principal));
+  }
+
+  function judgementFor(route: CompiledRoute, principal: Principal | null): MaybePromise<Judgement> {
     const decision = decide(route, principal?.identity ?? null);
     switch (decision.kind) {
       case 'public':
@@ -148,28 +161,35 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
           ),
         };
       case 'allow': {
-        const id = (principal as Principal).id;
-        return {
-          kind: 'allow',
-          identity: decision.identity,
-          assertion: await deps.assertions.assertionFor(id, decision.identity, route.id),
-        };
+        const identity = decision.identity;
+        const assertion = deps.assertions.assertionFor((principal as Principal).id, identity, route.id);
+        return andThen(assertion, (token): Judgement => ({ kind: 'allow', identity, assertion: token }));
       }
     }
   }
 
   /** Who is asking: a bearer token on routes that accept one, else the session cookie. */
-  async function principalOf(req: IncomingMessage, route: CompiledRoute): Promise<Principal | null> {
+  function principalOf(req: IncomingMessage, route: CompiledRoute): MaybePromise<Principal | null> {
     const token = route.bearer === null ? null : bearerTokenOf(req.headers);
     if (token !== null && route.bearer !== null) {
       // A presented token is judged on its own: an invalid one is a 401, never a fallback to the cookie.
-      const { identity, cacheKey } = await deps.bearer.verify(token, route.bearer);
-      return { id: cacheKey, identity };
+      return deps.bearer
+        .verify(token, route.bearer)
+        .then(({ identity, cacheKey }) => ({ id: cacheKey, identity }));
     }
-    const session = await deps.sessions.lookup(req).catch((err: unknown) => {
+    const storeFailed = (err: unknown): never => {
       throw new SessionStoreUnavailable('session lookup failed', { cause: err });
-    });
-    return session === null ? null : { id: session.id, identity: session.identity };
+    };
+    let session: MaybePromise<ActiveSession | null>;
+    try {
+      session = deps.sessions.lookup(req);
+    } catch (err) {
+      return storeFailed(err);
+    }
+    if (session instanceof Promise) session = session.catch(storeFailed);
+    return andThen(session, (active) =>
+      active === null ? null : { id: active.id, identity: active.identity },
+    );
   }
 
   /** The sign-in URL whose return address is the original request (relative when on the public origin). */
@@ -194,55 +214,71 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     if (deps.accessLog) deps.log.info({ method: req.method, path: req.url, route: route.id }, 'proxied');
   }
 
+  function act(req: IncomingMessage, res: ServerResponse, admission: Admission): void {
+    switch (admission.kind) {
+      case 'gateway':
+        return deps.gatewayApp(req, res);
+      case 'forward-auth':
+        return forwardAuth.answer(req, res, admission.path, admission.search);
+      case 'forward':
+        logAccess(req, admission.route);
+        return deps.upstream.forward(req, res, admission.route);
+      case 'login':
+        if (isBrowserNavigation(req.method, req.headers)) {
+          if (admission.onPublicHost) return startLoginInPlace(req, res, admission.loginUrl);
+          return sendRedirect(res, 302, admission.loginUrl);
+        }
+        return sendJson(res, 401, {
+          error: 'PC_LOGIN_REQUIRED',
+          message: new LoginRequired('').publicMessage,
+          login: admission.loginUrl,
+        });
+      case 'error':
+        return sendError(admission.error, req, res, deps.log);
+    }
+  }
+
+  function actOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admission: Admission): void {
+    switch (admission.kind) {
+      case 'forward':
+        logAccess(req, admission.route);
+        return deps.upstream.forwardUpgrade(req, socket, head, admission.route);
+      case 'gateway':
+      case 'forward-auth':
+        return refuseUpgrade(socket, new RouteNotFound('no WebSocket endpoint on the gateway prefix'));
+      case 'login':
+        return refuseUpgrade(socket, new LoginRequired('WebSocket upgrade without a session'));
+      case 'error':
+        return refuseUpgrade(socket, admission.error);
+    }
+  }
+
   return {
     handleRequest(req, res) {
-      admit(req).then(
-        (admission) => {
-          switch (admission.kind) {
-            case 'gateway':
-              return deps.gatewayApp(req, res);
-            case 'forward-auth':
-              return forwardAuth.answer(req, res, admission.path, admission.search);
-            case 'forward':
-              logAccess(req, admission.route);
-              return deps.upstream.forward(req, res, admission.route);
-            case 'login':
-              if (isBrowserNavigation(req.method, req.headers)) {
-                if (admission.onPublicHost) return startLoginInPlace(req, res, admission.loginUrl);
-                return sendRedirect(res, 302, admission.loginUrl);
-              }
-              return sendJson(res, 401, {
-                error: 'PC_LOGIN_REQUIRED',
-                message: new LoginRequired('').publicMessage,
-                login: admission.loginUrl,
-              });
-            case 'error':
-              return sendError(admission.error, req, res, deps.log);
-          }
-        },
-        (err: unknown) => sendError(err, req, res, deps.log),
-      );
+      const failed = (err: unknown) => sendError(err, req, res, deps.log);
+      // Synchronous all the way for the usual request; every throw, now or later, becomes an answer.
+      try {
+        const admission = admit(req);
+        if (admission instanceof Promise) {
+          admission.then((ready) => act(req, res, ready)).catch(failed);
+        } else act(req, res, admission);
+      } catch (err) {
+        failed(err);
+      }
     },
 
     handleUpgrade(req, socket, head) {
       socket.on('error', () => socket.destroy());
-      admit(req).then(
-        (admission) => {
-          switch (admission.kind) {
-            case 'forward':
-              logAccess(req, admission.route);
-              return deps.upstream.forwardUpgrade(req, socket, head, admission.route);
-            case 'gateway':
-            case 'forward-auth':
-              return refuseUpgrade(socket, new RouteNotFound('no WebSocket endpoint on the gateway prefix'));
-            case 'login':
-              return refuseUpgrade(socket, new LoginRequired('WebSocket upgrade without a session'));
-            case 'error':
-              return refuseUpgrade(socket, admission.error);
-          }
-        },
-        (err: unknown) => refuseUpgrade(socket, new InternalError('upgrade failed', { cause: err })),
-      );
+      const failed = (err: unknown) =>
+        refuseUpgrade(socket, new InternalError('upgrade failed', { cause: err }));
+      try {
+        const admission = admit(req);
+        if (admission instanceof Promise) {
+          admission.then((ready) => actOnUpgrade(req, socket, head, ready)).catch(failed);
+        } else actOnUpgrade(req, socket, head, admission);
+      } catch (err) {
+        failed(err);
+      }
     },
   };
 }

@@ -36,16 +36,44 @@ export function stripIdentityHeaders(headers: IncomingHttpHeaders, plan: Identit
   }
 }
 
+interface RenderedIdentity {
+  user: string;
+  email: string | null;
+  name: string | null;
+  groups: string;
+}
+
+// A session's identity is one frozen object shared by all its requests (the stores' parsed-record
+// caches): its header values are rendered once, not per request. Only frozen identities are kept,
+// so a value can never go stale.
+const renderedIdentities = new WeakMap<Identity, RenderedIdentity>();
+
+function renderedOf(identity: Identity): RenderedIdentity {
+  let rendered = renderedIdentities.get(identity);
+  if (rendered === undefined) {
+    rendered = {
+      user: headerSafe(identity.username),
+      email: identity.email === null ? null : headerSafe(identity.email),
+      name: identity.name === null ? null : headerSafe(identity.name),
+      groups: identity.groups.map(groupHeaderSafe).join(','),
+    };
+    if (Object.isFrozen(identity) && Object.isFrozen(identity.groups))
+      renderedIdentities.set(identity, rendered);
+  }
+  return rendered;
+}
+
 export function setIdentityHeaders(
   headers: IncomingHttpHeaders,
   plan: IdentityHeaderPlan,
   identity: Identity,
   assertion: string,
 ): void {
-  headers[plan.user] = headerSafe(identity.username);
-  if (identity.email !== null) headers[plan.email] = headerSafe(identity.email);
-  if (identity.name !== null) headers[plan.name] = headerSafe(identity.name);
-  headers[plan.groups] = identity.groups.map(groupHeaderSafe).join(',');
+  const rendered = renderedOf(identity);
+  headers[plan.user] = rendered.user;
+  if (rendered.email !== null) headers[plan.email] = rendered.email;
+  if (rendered.name !== null) headers[plan.name] = rendered.name;
+  headers[plan.groups] = rendered.groups;
   headers[plan.assertion] = assertion;
 }
 

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import signature from 'cookie-signature';
 import type { Clock } from '../core/clock.js';
 import type { Identity } from '../core/identity.js';
+import { andThen, type MaybePromise } from '../core/maybe-async.js';
 import { readCookie } from './cookie.js';
 import type { SessionTimeouts, StoredSessionRecord } from './session-data.js';
 import type { SessionReader } from './session-reader.js';
@@ -17,7 +18,8 @@ export interface ActiveSession {
 }
 
 export interface SessionLookup {
-  lookup(req: IncomingMessage): Promise<ActiveSession | null>;
+  /** Synchronous when the store answers synchronously (memory store, session cache hit). */
+  lookup(req: IncomingMessage): MaybePromise<ActiveSession | null>;
 }
 
 export function createSessionLookup(deps: {
@@ -61,11 +63,10 @@ export function createSessionLookup(deps: {
   }
 
   return {
-    async lookup(req) {
+    lookup(req) {
       const id = sessionIdFrom(req);
       if (id === null) return null;
-      const record = await reader.read(id);
-      return activeFrom(id, record);
+      return andThen(reader.read(id), (record) => activeFrom(id, record));
     },
   };
 }
