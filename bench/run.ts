@@ -44,7 +44,7 @@ import {
   wrkArguments,
   type StatusCheck,
 } from './peers/wrk.js';
-import { buildGateway, gatewayEntryArgs } from './build-gateway.js';
+import { benchGatewayConfig, buildGateway, gatewayEntryArgs } from './gateway-setup.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -280,38 +280,17 @@ async function startGatewayProcess(spec: GatewaySpec, upstreamUrl: string, idpIs
       ...(spec.sessionCacheTtl === undefined ? {} : { cache: { ttl: spec.sessionCacheTtl } }),
     };
   }
-  const config = {
-    server: {
-      listen: `127.0.0.1:${spec.port}`,
-      publicUrl,
-      // Forward-auth in Traefik style needs this; Envoy style (used below) does not. Set on every
-      // gateway so that the public and the authenticated rows pay for the same client addressing.
-      trustProxy: ['loopback'],
-      shutdownGraceSeconds: 1,
-      ...(spec.workers === undefined ? {} : { workers: spec.workers }),
-    },
+  const config = benchGatewayConfig({
+    port: spec.port,
+    publicUrl,
     session,
-    providers: [
-      {
-        id: 'local',
-        type: 'oidc',
-        displayName: 'Local IdP',
-        issuer: idpIssuer,
-        clientId: CLIENT_ID,
-        clientSecret: CLIENT_SECRET,
-        scopes: ['openid', 'profile', 'email', 'groups'],
-        claims: { username: 'preferred_username' },
-        insecureAllowHttpIssuer: true,
-      },
-    ],
-    routes: [
-      { id: 'public', path: '/public/', upstream: upstreamUrl, public: true },
-      { id: 'app', path: '/', upstream: upstreamUrl, allow: { groups: ['eng'] } },
-    ],
-    roles: { admin: { groups: ['admins'] } },
-    storage: { dataDir: join(dir, 'data') },
-    log: { level: 'warn', accessLog: false },
-  };
+    idpIssuer,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    upstreamUrl,
+    dataDir: join(dir, 'data'),
+    ...(spec.workers === undefined ? {} : { server: { workers: spec.workers } }),
+  });
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const child = startChild(`gateway-${spec.name}`, [...gatewayNodeArgs(), ...gatewayEntryArgs(configFile)], {

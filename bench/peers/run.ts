@@ -65,7 +65,7 @@ import {
   type StatusCheck,
   type WrkMeasurement,
 } from './wrk.js';
-import { buildGateway, gatewayEntryArgs } from '../build-gateway.js';
+import { benchGatewayConfig, buildGateway, gatewayEntryArgs } from '../gateway-setup.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -371,37 +371,17 @@ async function startGateway(spec: GatewaySpec, dir: string, upstreamUrl: string)
     session.store = 'redis';
     session.redis = { url: redis.url, keyPrefix: `peers-${spec.name}:` };
   }
-  const config = {
-    server: {
-      listen: `127.0.0.1:${spec.port}`,
-      publicUrl: gatewayPublicUrl(spec.port),
-      // nginx's auth_request subrequests come from loopback; set on every gateway alike.
-      trustProxy: ['loopback'],
-      allowedRedirectHosts: spec.allowedRedirectHosts,
-      shutdownGraceSeconds: 1,
-      workers: spec.workers,
-    },
+  const config = benchGatewayConfig({
+    port: spec.port,
+    publicUrl: gatewayPublicUrl(spec.port),
     session,
-    providers: [
-      {
-        id: 'local',
-        type: 'oidc',
-        issuer: idp.issuer,
-        clientId: GATEWAY_CLIENT.id,
-        clientSecret: GATEWAY_CLIENT.secret,
-        scopes: ['openid', 'profile', 'email', 'groups'],
-        claims: { username: 'preferred_username' },
-        insecureAllowHttpIssuer: true,
-      },
-    ],
-    routes: [
-      { id: 'public', path: '/public/', upstream: upstreamUrl, public: true },
-      { id: 'app', path: '/', upstream: upstreamUrl, allow: { groups: ['eng'] } },
-    ],
-    roles: { admin: { groups: ['admins'] } },
-    storage: { dataDir: join(dir, 'data') },
-    log: { level: 'warn', accessLog: false },
-  };
+    idpIssuer: idp.issuer,
+    clientId: GATEWAY_CLIENT.id,
+    clientSecret: GATEWAY_CLIENT.secret,
+    upstreamUrl,
+    dataDir: join(dir, 'data'),
+    server: { allowedRedirectHosts: spec.allowedRedirectHosts, workers: spec.workers },
+  });
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
   const server = processes.start(`portcullis-${spec.name}`, process.execPath, gatewayEntryArgs(configFile), {
