@@ -130,5 +130,22 @@ describe(
       }
       assert.equal(status, 200, 'the replica caches again after re-subscribing');
     });
+
+    // Last: it stops Redis.
+    test('with Redis gone, a cached session is not served: the answer is a 503, and the gateway stays up', async () => {
+      const browser = await signedInBrowser();
+      assert.equal(await statusOn(browser, replicaUrl), 200); // cached on the replica
+      admin.disconnect();
+      await redis.close();
+      let response = await browser.request(`${replicaUrl}/`, { headers: api });
+      for (let i = 0; i < 50 && response.status !== 503; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        response = await browser.request(`${replicaUrl}/`, { headers: api });
+      }
+      assert.equal(response.status, 503);
+      assert.equal((JSON.parse(response.body) as { error: string }).error, 'PC_SESSION_STORE_UNAVAILABLE');
+      // Public routes do not need the store.
+      assert.equal((await browser.request(`${replicaUrl}/public/x`, { headers: api })).status, 200);
+    });
   },
 );
