@@ -36,11 +36,17 @@ export async function startGateway(
   });
   gateway.attach(server);
   const { host, port } = deps.listen ?? parseListen(config.server.listen);
-  await listen(server, host, port);
-  const health =
-    config.server.healthListen === undefined
-      ? null
-      : await startHealthListener(config.server.healthListen, gateway);
+  let health: Server | null = null;
+  try {
+    await listen(server, host, port);
+    if (config.server.healthListen !== undefined)
+      health = await startHealthListener(config.server.healthListen, gateway);
+  } catch (err) {
+    // A port in use (or not ours to bind) ends the start cleanly: nothing left open behind it.
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await gateway.close();
+    throw err;
+  }
   const bound = (server.address() as AddressInfo).port;
   const shownHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;

@@ -2,9 +2,17 @@
 // and a login started on one completes on the other (login state is server-side).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { loginAtLocalIdp, TestBrowser } from '../support/browser.js';
-import { startStack, type GatewayInstance, type Stack } from '../support/gateway-stack.js';
+import {
+  startGatewayFromRaw,
+  startStack,
+  type GatewayInstance,
+  type Stack,
+} from '../support/gateway-stack.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 import { requireBinary } from '../support/services.js';
 
@@ -93,6 +101,29 @@ describe(
       });
       assert.equal(logout.status, 303);
       assert.equal((await browser.request(`${replicaUrl}/`, { headers: api })).status, 401);
+    });
+
+    test('a gateway whose port is taken fails to start and leaves no connection behind', async () => {
+      const admin = new Redis(redis.url);
+      const clients = async () => (await admin.call('CLIENT', 'LIST')) as string;
+      const countBefore = (await clients()).trim().split('\n').length;
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const port = (taken.address() as AddressInfo).port;
+      try {
+        await assert.rejects(startGatewayFromRaw(stack.rawConfig, port), { code: 'EADDRINUSE' });
+        // The failed gateway's Redis connections (commands, pub/sub) are closed, not left open.
+        let countAfter = 0;
+        for (let i = 0; i < 20; i += 1) {
+          countAfter = (await clients()).trim().split('\n').length;
+          if (countAfter <= countBefore) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal(countAfter, countBefore);
+      } finally {
+        taken.close();
+        admin.disconnect();
+      }
     });
 
     test('readiness reports the store', async () => {

@@ -101,7 +101,20 @@ export function defaultRoutes(echoUrl: string): Array<Record<string, unknown>> {
   ];
 }
 
+/** freePort() releases its port before the gateway binds it: another process may take it first. */
+const STACK_START_ATTEMPTS = 3;
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startStackOnce(options);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= STACK_START_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startStackOnce(options: StackOptions): Promise<Stack> {
   const port = await freePort();
   // localhost for the gateway, 127.0.0.1 for the IdP: separate cookie jars, as on separate hosts.
   const publicUrl = `http://localhost:${port}`;
@@ -156,7 +169,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     options.extra ?? {},
   );
-  const primary = await startGatewayFromRaw(rawConfig, port);
+  let primary: GatewayInstance;
+  try {
+    primary = await startGatewayFromRaw(rawConfig, port);
+  } catch (err) {
+    await Promise.allSettled([echo.close(), idp.close()]);
+    if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const replicas: GatewayInstance[] = [];
   return {
     idp,
