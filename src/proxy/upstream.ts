@@ -75,7 +75,7 @@ export function createUpstream(options: {
       const isHttps = target.protocol === 'https:';
       const upstreamReq = (isHttps ? httpsRequest : httpRequest)({
         protocol: target.protocol,
-        hostname: target.hostname,
+        hostname: connectHostOf(target),
         port: target.port,
         method: req.method,
         path: upstreamPath(target, req.url ?? '/'),
@@ -132,6 +132,12 @@ export function createUpstream(options: {
       httpsAgent.destroy();
     },
   };
+}
+
+/** The host to connect to: an IPv6 literal without the brackets the URL keeps around it. */
+export function connectHostOf(target: URL): string {
+  const host = target.hostname;
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
 /** The target's base path joined with the (already normalised) request path and query. */

@@ -61,6 +61,8 @@ function send(
 describe('forwarding requests and responses to the app', () => {
   let app: Server;
   let appPort: number;
+  let app6: Server;
+  let appPort6: number;
   let gateway: GatewayInstance;
   let dataDir: string;
   const received: Received[] = [];
@@ -112,6 +114,10 @@ describe('forwarding requests and responses to the app', () => {
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     appPort = (app.address() as AddressInfo).port;
+    // The same app on the IPv6 loopback: an upstream URL with a bracketed address.
+    app6 = createServer((req, res) => app.emit('request', req, res));
+    await new Promise<void>((resolve) => app6.listen(0, '::1', resolve));
+    appPort6 = (app6.address() as AddressInfo).port;
     const appUrl = `http://127.0.0.1:${appPort}`;
     dataDir = mkdtempSync(join(tmpdir(), 'portcullis-forwarding-'));
     gateway = await startGatewayFromRaw({
@@ -123,6 +129,7 @@ describe('forwarding requests and responses to the app', () => {
       routes: [
         { path: '/based/', upstream: `${appUrl}/prefix/`, public: true },
         { path: '/kept-host/', upstream: appUrl, public: true, preserveHost: true },
+        { path: '/ipv6/', upstream: `http://[::1]:${appPort6}`, public: true },
         { path: '/', upstream: appUrl, public: true },
       ],
       roles: { admin: { groups: ['admins'] } },
@@ -132,6 +139,8 @@ describe('forwarding requests and responses to the app', () => {
   after(async () => {
     await gateway.close();
     app.closeAllConnections();
+    app6.closeAllConnections();
+    app6.close();
     await new Promise<void>((resolve) => app.close(() => resolve()));
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -172,6 +181,14 @@ describe('forwarding requests and responses to the app', () => {
   test('a target with a base path receives it in front of the request path', async () => {
     await send(gateway.gateway.port, '/based/x?y=1');
     assert.equal(received.at(-1)?.url, '/prefix/based/x?y=1');
+  });
+
+  test('an IPv6 literal upstream is reached, and its Host header keeps the brackets', async () => {
+    const answer = await send(gateway.gateway.port, '/ipv6/x');
+    assert.equal(answer.status, 201);
+    const seen = received.at(-1);
+    assert.equal(seen?.url, '/ipv6/x');
+    assert.equal(seen?.headers.host, `[::1]:${appPort6}`);
   });
 
   test('hop-by-hop request headers stop at the gateway', async () => {
