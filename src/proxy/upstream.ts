@@ -123,7 +123,10 @@ export function createUpstream(options: {
 
     forwardUpgrade(req, socket, head, route) {
       // Upgrades take a dedicated connection: no pooling agent.
-      websockets.ws(req, socket, head, { target: route.upstream, changeOrigin: !route.preserveHost });
+      websockets.ws(req, socket, head, {
+        target: websocketTargetFor(route.upstream),
+        changeOrigin: !route.preserveHost,
+      });
     },
 
     close() {
@@ -132,6 +135,40 @@ export function createUpstream(options: {
       httpsAgent.destroy();
     },
   };
+}
+
+/** What http-proxy-3 needs to know of a target: a URL's parts, with the port always spelt out. */
+export interface WebSocketTarget {
+  protocol: string;
+  host: string;
+  hostname: string;
+  port: number;
+  pathname: string;
+  search: string;
+  href: string;
+}
+
+const websocketTargets = new WeakMap<URL, WebSocketTarget>();
+
+/**
+ * http-proxy-3 reads `target.port` as given, and a URL leaves it empty for the scheme's default
+ * port: `http://app` would be dialled on port 0. Spell the port out (once per route).
+ */
+export function websocketTargetFor(upstream: URL): WebSocketTarget {
+  let target = websocketTargets.get(upstream);
+  if (target === undefined) {
+    target = {
+      protocol: upstream.protocol,
+      host: upstream.host,
+      hostname: upstream.hostname,
+      port: upstream.port !== '' ? Number(upstream.port) : upstream.protocol === 'https:' ? 443 : 80,
+      pathname: upstream.pathname,
+      search: '',
+      href: upstream.href,
+    };
+    websocketTargets.set(upstream, target);
+  }
+  return target;
 }
 
 /** The host to connect to: an IPv6 literal without the brackets the URL keeps around it. */

@@ -2,7 +2,30 @@
 // test/integration/upstream-errors.test.ts and test/security/header-spoofing.test.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { forwardedRequestHeaders, forwardedResponseHeaders, upstreamPath } from '../../src/proxy/upstream.js';
+import { createRequire } from 'node:module';
+import {
+  forwardedRequestHeaders,
+  forwardedResponseHeaders,
+  upstreamPath,
+  websocketTargetFor,
+} from '../../src/proxy/upstream.js';
+
+// http-proxy-3's own option builder, to check what it makes of our WebSocket targets.
+const { setupOutgoing } = createRequire(import.meta.url)('http-proxy-3/dist/lib/http-proxy/common.js') as {
+  setupOutgoing: (outgoing: Record<string, unknown>, options: Record<string, unknown>, req: unknown) => void;
+};
+
+function dialledFor(upstream: string): Record<string, unknown> {
+  const outgoing: Record<string, unknown> = {};
+  const req = {
+    headers: { host: 'gateway.example.com' },
+    url: '/socket?x=1',
+    method: 'GET',
+    httpVersionMajor: 1,
+  };
+  setupOutgoing(outgoing, { target: websocketTargetFor(new URL(upstream)), changeOrigin: true }, req);
+  return outgoing;
+}
 
 describe('upstreamPath', () => {
   test('a root target passes the path and query through', () => {
@@ -87,5 +110,32 @@ describe('forwardedResponseHeaders', () => {
       'X-App',
       'yes',
     ]);
+  });
+});
+
+describe('websocketTargetFor (WebSocket upgrades through http-proxy-3)', () => {
+  test('why: given a URL without a port, http-proxy-3 dials port 0 (drop the workaround when this fails)', () => {
+    const outgoing: Record<string, unknown> = {};
+    const req = { headers: {}, url: '/', method: 'GET', httpVersionMajor: 1 };
+    setupOutgoing(outgoing, { target: new URL('http://app.internal') }, req);
+    assert.equal(outgoing.port, 0);
+  });
+  test('a default port is dialled as 80 or 443, not 0', () => {
+    assert.equal(dialledFor('http://app.internal').port, 80);
+    assert.equal(dialledFor('https://app.internal').port, 443);
+    assert.equal(dialledFor('http://app.internal:8080').port, 8080);
+  });
+  test('the Host header names the app, with its port only when not the default', () => {
+    assert.equal((dialledFor('http://app.internal').headers as Record<string, string>).host, 'app.internal');
+    assert.equal(
+      (dialledFor('http://app.internal:8080').headers as Record<string, string>).host,
+      'app.internal:8080',
+    );
+  });
+  test('IPv6 literals are dialled without brackets; base paths are kept', () => {
+    const outgoing = dialledFor('http://[::1]:9000/base');
+    assert.equal(outgoing.hostname, '::1');
+    assert.equal(outgoing.port, 9000);
+    assert.equal(outgoing.path, '/base/socket?x=1');
   });
 });
