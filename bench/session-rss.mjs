@@ -131,8 +131,6 @@ process.stdout.write(
     rssAfter: after.rss,
     heapUsedBefore: before.heapUsed,
     heapUsedAfter: after.heapUsed,
-    detailBefore: before,
-    detailAfter: after,
   })}\n`,
 );
 process.exit(0);

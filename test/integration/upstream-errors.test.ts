@@ -1,15 +1,11 @@
 // When the app behind the gateway is down, the gateway answers 502 itself (and says so) instead of
 // hanging or leaking internals; bad request targets are refused before any routing.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startEchoApp, type EchoApp } from '../../dev/echo-app.js';
 import { freePort } from '../support/free-port.js';
-import { startGatewayFromRaw, type GatewayInstance } from '../support/gateway-stack.js';
+import { startPublicGateway, type GatewayInstance } from '../support/gateway-stack.js';
 
 function rawGet(
   port: number,
@@ -31,32 +27,20 @@ function rawGet(
 describe('upstream failures and bad targets', () => {
   let gateway: GatewayInstance;
   let echo: EchoApp;
-  let dataDir: string;
 
   before(async () => {
     echo = await startEchoApp();
     const deadPort = await freePort();
-    dataDir = mkdtempSync(join(tmpdir(), 'portcullis-upstream-'));
-    gateway = await startGatewayFromRaw({
-      server: { publicUrl: 'http://localhost:8080' },
-      session: { secret: randomBytes(32).toString('hex') },
-      providers: [
-        { id: 'p', type: 'oidc', issuer: 'https://idp.example.invalid', clientId: 'x', clientSecret: 'y' },
-      ],
-      routes: [
-        { path: '/down/', upstream: `http://127.0.0.1:${deadPort}`, public: true },
-        // A dead upstream too: a 502 proves this host's route was chosen, not the catch-all.
-        { host: 'other.example.com', path: '/', upstream: `http://127.0.0.1:${deadPort}`, public: true },
-        { path: '/', upstream: echo.url, public: true },
-      ],
-      roles: { admin: { groups: ['admins'] } },
-      storage: { dataDir },
-    });
+    gateway = await startPublicGateway([
+      { path: '/down/', upstream: `http://127.0.0.1:${deadPort}` },
+      // A dead upstream too: a 502 proves this host's route was chosen, not the catch-all.
+      { host: 'other.example.com', path: '/', upstream: `http://127.0.0.1:${deadPort}` },
+      { path: '/', upstream: echo.url },
+    ]);
   });
   after(async () => {
     await gateway.close();
     await echo.close();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('a dead upstream gives a 502 from the gateway', async () => {

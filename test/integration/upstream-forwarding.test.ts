@@ -3,14 +3,10 @@
 // response headers kept, hop-by-hop ones dropped, and a client that leaves takes its upstream
 // request with it. A real gateway in front of a real node:http app that records what it received.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startGatewayFromRaw, type GatewayInstance } from '../support/gateway-stack.js';
+import { startPublicGateway, type GatewayInstance } from '../support/gateway-stack.js';
 
 interface Received {
   method: string;
@@ -64,7 +60,6 @@ describe('forwarding requests and responses to the app', () => {
   let app6: Server;
   let appPort6: number;
   let gateway: GatewayInstance;
-  let dataDir: string;
   const received: Received[] = [];
 
   before(async () => {
@@ -119,22 +114,12 @@ describe('forwarding requests and responses to the app', () => {
     await new Promise<void>((resolve) => app6.listen(0, '::1', resolve));
     appPort6 = (app6.address() as AddressInfo).port;
     const appUrl = `http://127.0.0.1:${appPort}`;
-    dataDir = mkdtempSync(join(tmpdir(), 'portcullis-forwarding-'));
-    gateway = await startGatewayFromRaw({
-      server: { publicUrl: 'http://localhost:8080' },
-      session: { secret: randomBytes(32).toString('hex') },
-      providers: [
-        { id: 'p', type: 'oidc', issuer: 'https://idp.example.invalid', clientId: 'x', clientSecret: 'y' },
-      ],
-      routes: [
-        { path: '/based/', upstream: `${appUrl}/prefix/`, public: true },
-        { path: '/kept-host/', upstream: appUrl, public: true, preserveHost: true },
-        { path: '/ipv6/', upstream: `http://[::1]:${appPort6}`, public: true },
-        { path: '/', upstream: appUrl, public: true },
-      ],
-      roles: { admin: { groups: ['admins'] } },
-      storage: { dataDir },
-    });
+    gateway = await startPublicGateway([
+      { path: '/based/', upstream: `${appUrl}/prefix/` },
+      { path: '/kept-host/', upstream: appUrl, preserveHost: true },
+      { path: '/ipv6/', upstream: `http://[::1]:${appPort6}` },
+      { path: '/', upstream: appUrl },
+    ]);
   });
   after(async () => {
     await gateway.close();
@@ -142,7 +127,6 @@ describe('forwarding requests and responses to the app', () => {
     app6.closeAllConnections();
     app6.close();
     await new Promise<void>((resolve) => app.close(() => resolve()));
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('a sized body arrives intact; status and reason phrase come back', async () => {

@@ -60,6 +60,34 @@ export async function startGatewayFromRaw(
   return { gateway, config, logs, close: () => gateway.close(500) };
 }
 
+/**
+ * A gateway whose routes are all public, with an IdP that is never called, in its own data folder:
+ * for tests of the proxying itself. close() removes the folder too.
+ */
+export async function startPublicGateway(routes: Array<Record<string, unknown>>): Promise<GatewayInstance> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'portcullis-public-'));
+  const instance = await startGatewayFromRaw({
+    server: { publicUrl: 'http://localhost:8080' },
+    session: { secret: randomBytes(32).toString('hex') },
+    providers: [
+      { id: 'p', type: 'oidc', issuer: 'https://idp.example.invalid', clientId: 'x', clientSecret: 'y' },
+    ],
+    routes: routes.map((route) => ({ public: true, ...route })),
+    roles: { admin: { groups: ['admins'] } },
+    storage: { dataDir },
+  }).catch((err: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  });
+  return {
+    ...instance,
+    async close() {
+      await instance.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface StackOptions {
   store?: 'memory' | 'redis';
   redisUrl?: string;

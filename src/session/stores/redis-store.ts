@@ -23,7 +23,6 @@ export interface RedisSessionBackend {
   store: RedisStore;
   reader: SessionReader;
   client: Redis;
-  cache: SessionCache;
   close(): Promise<void>;
 }
 
@@ -127,7 +126,6 @@ export function createRedisSessionBackend(options: RedisSessionOptions): RedisSe
     store,
     reader,
     client,
-    cache,
     async close() {
       if (subscriber !== null) await subscriber.quit().catch(() => subscriber.disconnect());
       await client.quit().catch(() => client.disconnect());
