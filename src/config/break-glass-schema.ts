@@ -2,7 +2,7 @@
 // {prefix}/login/native when every IdP is down, and the brute-force limits on that form.
 import { z } from 'zod';
 import { rolesFor } from '../core/roles.js';
-import type { ConfigIssue } from './cross-checks.js';
+import type { ConfigIssue } from './issues.js';
 import { groupName } from './group-sync-schema.js';
 import type { Config } from './schema.js';
 import { durationBetween } from './schema-parts.js';

@@ -7,13 +7,8 @@ import { entraConfigWarnings } from './providers/entra-schema.js';
 import { oauth2ConfigIssues, oauth2ConfigWarnings } from './providers/oauth2-schema.js';
 import { oktaConfigIssues, oktaConfigWarnings } from './providers/okta-schema.js';
 import { samlConfigIssues, samlConfigWarnings } from './providers/saml-schema.js';
+import type { ConfigIssue } from './issues.js';
 import type { Config, OidcProviderConfig, ProviderConfig } from './schema.js';
-
-export interface ConfigIssue {
-  /** The key path as the user writes it, e.g. providers.0.clientSecret. */
-  path: string;
-  message: string;
-}
 
 export interface CrossCheckResult {
   errors: ConfigIssue[];

@@ -5,10 +5,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Result } from '../core/result.js';
-import { crossCheck, type ConfigIssue } from './cross-checks.js';
+import { crossCheck } from './cross-checks.js';
+import type { ConfigIssue } from './issues.js';
 import { configSchema, type Config } from './schema.js';
 
-export type { ConfigIssue } from './cross-checks.js';
+export type { ConfigIssue } from './issues.js';
 
 export interface LoadedConfig {
   config: Config;

@@ -7,7 +7,8 @@ import { LoginStateInvalid } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import { regenerateSession, saveSession } from '../session/express-session.js';
 import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
-import { PENDING_LOGIN_TTL_MS, type PendingLogin } from '../session/session-data.js';
+import type { PendingLogin } from '../core/pending-login.js';
+import { PENDING_LOGIN_TTL_MS } from '../session/session-data.js';
 
 /**
  * Removes the pending login with this state from the session and returns it. It is consumed (and

@@ -1,7 +1,7 @@
 // The port every identity provider implements; login/ and routes/ know only this.
 import type { SessionData } from 'express-session';
 import type { ExternalIdentity } from '../core/identity.js';
-import type { PendingLogin } from '../session/session-data.js';
+import type { PendingLogin } from '../core/pending-login.js';
 
 export interface LoginStart {
   /** Where to send the browser. */

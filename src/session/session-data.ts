@@ -1,17 +1,7 @@
 // What a Portcullis session holds. express-session keeps it in the configured store; the hot path
 // (session/lookup.ts) reads the same records without running express-session.
 import type { Identity } from '../core/identity.js';
-
-/** One login this browser started and has not finished: server-side, so the callback may land on any replica. */
-export interface PendingLogin {
-  readonly providerId: string;
-  readonly state: string;
-  readonly nonce: string;
-  readonly codeVerifier: string;
-  /** A safe return URL (already checked by login/return-url.ts). */
-  readonly returnTo: string;
-  readonly createdAt: number;
-}
+import type { PendingLogin } from '../core/pending-login.js';
 
 declare module 'express-session' {
   interface SessionData {

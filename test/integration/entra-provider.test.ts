@@ -15,7 +15,7 @@ import {
 import { GatewayError } from '../../src/core/errors.js';
 import type { ExternalIdentity } from '../../src/core/identity.js';
 import { createEntraProvider, type EntraProvider } from '../../src/providers/entra/entra-provider.js';
-import type { PendingLogin } from '../../src/session/session-data.js';
+import type { PendingLogin } from '../../src/core/pending-login.js';
 import { loginAtLocalIdp, TestBrowser } from '../support/browser.js';
 import { startEntraIdp, type EntraIdp, type EntraIdpUser } from '../support/entra-idp.js';
 import { startFakeGraph, type FakeGraph } from '../support/fake-graph.js';

@@ -17,7 +17,7 @@ import {
   createOAuth2Provider,
   externalIdentityFromProfile,
 } from '../../src/providers/oauth2/oauth2-provider.js';
-import type { PendingLogin } from '../../src/session/session-data.js';
+import type { PendingLogin } from '../../src/core/pending-login.js';
 import { TestBrowser } from '../support/browser.js';
 import { octocat, startFakeOAuth2Server, type FakeOAuth2Server } from '../support/fake-oauth2-server.js';
 import { freePort } from '../support/free-port.js';

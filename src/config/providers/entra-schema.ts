@@ -2,7 +2,7 @@
 // ({authorityHost}/{tenantId}/v2.0) and the Microsoft Graph base URL; both URLs can be overridden
 // for sovereign setups and for tests, which point them at local fakes.
 import { z } from 'zod';
-import type { ConfigIssue } from '../cross-checks.js';
+import type { ConfigIssue } from '../issues.js';
 import { groupSyncSchema } from '../group-sync-schema.js';
 import {
   claimMapping,

@@ -3,7 +3,7 @@
 // mapped to identity fields by dot paths.
 import { z } from 'zod';
 import { canonicalHeaderName, HEADER_NAME_PATTERN } from '../../core/header-names.js';
-import type { ConfigIssue } from '../cross-checks.js';
+import type { ConfigIssue } from '../issues.js';
 import { groupSyncSchema } from '../group-sync-schema.js';
 import { httpUrl, providerId } from '../schema-parts.js';
 

@@ -1,7 +1,7 @@
 // Okta (type: okta): a preset over the generic OIDC provider. The user names the Okta domain and
 // authorization server; providers/okta/okta-provider.ts derives the issuer and the OIDC config.
 import { z } from 'zod';
-import type { ConfigIssue } from '../cross-checks.js';
+import type { ConfigIssue } from '../issues.js';
 import { groupSyncSchema } from '../group-sync-schema.js';
 import { claimMapping, clientCredentialFields, httpUrl, oidcScopes, providerId } from '../schema-parts.js';
 

@@ -3,7 +3,7 @@
 // SP's own endpoints derive from publicUrl and the prefix: {prefix}/saml/{id}/metadata, .../acs, .../slo.
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import type { ConfigIssue } from '../cross-checks.js';
+import type { ConfigIssue } from '../issues.js';
 import { groupSyncSchema } from '../group-sync-schema.js';
 import { durationBetween, httpUrl, pemPrivateKey, providerId } from '../schema-parts.js';
 

@@ -27,7 +27,7 @@ import {
   ProviderUnavailable,
 } from '../../core/errors.js';
 import type { ExternalIdentity } from '../../core/identity.js';
-import type { PendingLogin } from '../../session/session-data.js';
+import type { PendingLogin } from '../../core/pending-login.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { classifyLoginError, describeError } from '../login-errors.js';
 import { claimAsGroups, claimAsString, readClaim } from '../oidc/claims.js';

@@ -3,7 +3,7 @@
 import { createPrivateKey, type webcrypto } from 'node:crypto';
 import * as client from 'openid-client';
 import { ProviderUnavailable } from '../../core/errors.js';
-import type { PendingLogin } from '../../session/session-data.js';
+import type { PendingLogin } from '../../core/pending-login.js';
 import type { LoginStart } from '../identity-provider.js';
 import { describeError } from '../login-errors.js';
 

@@ -6,7 +6,7 @@ import * as client from 'openid-client';
 import type { OidcProviderConfig } from '../../config/schema.js';
 import { BearerTokenRejected, LoginResponseRejected } from '../../core/errors.js';
 import type { ExternalIdentity } from '../../core/identity.js';
-import type { PendingLogin } from '../../session/session-data.js';
+import type { PendingLogin } from '../../core/pending-login.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { classifyLoginError, describeError } from '../login-errors.js';
 import { importClientSigningKey, lazyDiscovery, startAuthorizationCodeFlow } from './oidc-flow.js';

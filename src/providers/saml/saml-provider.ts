@@ -13,7 +13,7 @@ import { LoginResponseRejected, SessionStoreUnavailable } from '../../core/error
 import type { ExternalIdentity } from '../../core/identity.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ReplayCache } from '../../session/replay-cache.js';
-import type { PendingLogin } from '../../session/session-data.js';
+import type { PendingLogin } from '../../core/pending-login.js';
 import type { EndedSession, FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import type { IdpDescriptor } from './idp-metadata.js';
 import { checkLogoutRequest, checkLogoutResponse, type CheckedLogoutRequest } from './logout-checks.js';
