@@ -1,31 +1,20 @@
 // Break-glass (breakGlass:): the exempt users who may sign in with local credentials at
 // {prefix}/login/native when every IdP is down, and the brute-force limits on that form.
 import { z } from 'zod';
-import { rolesFor } from '../core/roles.js';
-import type { ConfigIssue } from './issues.js';
+import { canonicalUsername } from '../core/break-glass-identity.js';
 import { groupName } from './group-sync-schema.js';
-import type { Config } from './schema.js';
 import { durationBetween } from './schema-parts.js';
 
-/** The provider id of break-glass sessions (their subject is `local:<username>`). */
-export const BREAK_GLASS_PROVIDER_ID = 'local';
 /** {prefix}/login/native is the break-glass form, so no provider may be called 'native'. */
 export const NATIVE_LOGIN_SEGMENT = 'native';
 
 /** OWASP's floor for argon2id (m=19 MiB, t=2, p=1); below it a stolen hash is cheap to attack. */
-const MIN_MEMORY_KIB = 19_456;
-const MIN_TIME_COST = 2;
+export const MIN_MEMORY_KIB = 19_456;
+export const MIN_TIME_COST = 2;
 
 /** A PHC string as `portcullis hash-password` prints it. The message never echoes the value. */
-const ARGON2ID_PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
-
-/**
- * The form of a username that names and limits compare: NFKC (fullwidth and compatibility forms fold
- * to plain ones), trimmed, lowercased. 'Root', ' root ' and 'ｒｏｏｔ' are one user and share one limit.
- */
-export function canonicalUsername(name: string): string {
-  return name.normalize('NFKC').trim().toLowerCase().normalize('NFKC');
-}
+export const ARGON2ID_PHC =
+  /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$/;
 
 const roleName = z
   .string()
@@ -88,91 +77,3 @@ export const breakGlassSchema = z
 
 export type BreakGlassConfig = z.output<typeof breakGlassSchema>;
 export type BreakGlassUserConfig = z.output<typeof breakGlassUserSchema>;
-
-/** Every role the user holds: the configured ones and those its groups map to, sorted. */
-export function breakGlassRolesOf(user: BreakGlassUserConfig, roles: Config['roles']): string[] {
-  return [...new Set([...user.roles, ...rolesFor(user.groups, roles)])].sort();
-}
-
-/** Whether some break-glass user holds the admin role. */
-export function breakGlassReachesAdmin(config: Config): boolean {
-  return config.breakGlass.users.some((user) => breakGlassRolesOf(user, config.roles).includes('admin'));
-}
-
-/** Rules across breakGlass and the rest of the config; cross-checks.ts reports them. */
-export function breakGlassConfigIssues(config: Config): { errors: ConfigIssue[]; warnings: ConfigIssue[] } {
-  const errors: ConfigIssue[] = [];
-  const warnings: ConfigIssue[] = [];
-  const { users, rateLimit, showOnLoginPage } = config.breakGlass;
-
-  const seen = new Map<string, number>();
-  users.forEach((user, index) => {
-    const canonical = canonicalUsername(user.username);
-    const earlier = seen.get(canonical);
-    if (earlier !== undefined) {
-      errors.push({
-        path: `breakGlass.users.${index}.username`,
-        message: `is the same username as breakGlass.users.${earlier}.username (names match case-insensitively)`,
-      });
-    } else seen.set(canonical, index);
-
-    const params = ARGON2ID_PHC.exec(user.passwordHash);
-    if (params !== null && (Number(params[1]) < MIN_MEMORY_KIB || Number(params[2]) < MIN_TIME_COST)) {
-      warnings.push({
-        path: `breakGlass.users.${index}.passwordHash`,
-        message: `uses argon2id parameters below the recommended minimum (m=${MIN_MEMORY_KIB}, t=${MIN_TIME_COST}): make a new one with portcullis hash-password`,
-      });
-    }
-    // Unknown names are checked against a dummy hash with users.0's parameters: a user whose hash
-    // costs more or less than that answers measurably slower or faster than a name nobody has.
-    const first = ARGON2ID_PHC.exec(users[0]?.passwordHash ?? '');
-    if (
-      index > 0 &&
-      params !== null &&
-      first !== null &&
-      params.slice(1, 4).join() !== first.slice(1, 4).join()
-    ) {
-      warnings.push({
-        path: `breakGlass.users.${index}.passwordHash`,
-        message:
-          'uses other argon2id parameters than breakGlass.users.0: timing could tell this user from an unknown name; hash every password with the same parameters',
-      });
-    }
-  });
-
-  config.providers.forEach((provider, index) => {
-    if (provider.id === NATIVE_LOGIN_SEGMENT) {
-      errors.push({
-        path: `providers.${index}.id`,
-        message: `'${NATIVE_LOGIN_SEGMENT}' is reserved: ${config.server.prefix}/login/${NATIVE_LOGIN_SEGMENT} is the break-glass form`,
-      });
-    }
-    if (provider.id === BREAK_GLASS_PROVIDER_ID && users.length > 0) {
-      errors.push({
-        path: `providers.${index}.id`,
-        message: `'${BREAK_GLASS_PROVIDER_ID}' is reserved for break-glass users while breakGlass.users is set: their subjects are local:<username>, which this provider's users would share`,
-      });
-    }
-  });
-
-  if (!breakGlassReachesAdmin(config)) {
-    warnings.push({
-      path: 'breakGlass.users',
-      message:
-        'no break-glass user holds the admin role: while the identity providers are unreachable, no admin can sign in (add one with roles: [admin])',
-    });
-  }
-  if (showOnLoginPage && users.length === 0) {
-    warnings.push({
-      path: 'breakGlass.showOnLoginPage',
-      message: 'links the break-glass form, but breakGlass.users is empty',
-    });
-  }
-  if (rateLimit.maxLockout < rateLimit.lockout) {
-    errors.push({
-      path: 'breakGlass.rateLimit.maxLockout',
-      message: 'must not be shorter than breakGlass.rateLimit.lockout',
-    });
-  }
-  return { errors, warnings };
-}

@@ -2,7 +2,7 @@
 // Errors refuse the config; warnings are printed at start and by check-config.
 import { canonicalHeaderName, RESERVED_HEADER_NAMES } from '../core/header-names.js';
 import { roleMapReachesAdmin } from '../core/roles.js';
-import { breakGlassConfigIssues, breakGlassReachesAdmin } from './break-glass-schema.js';
+import { breakGlassConfigIssues, breakGlassReachesAdmin } from './break-glass-checks.js';
 import { entraConfigWarnings } from './providers/entra-schema.js';
 import { oauth2ConfigIssues, oauth2ConfigWarnings } from './providers/oauth2-schema.js';
 import { oktaConfigIssues, oktaConfigWarnings } from './providers/okta-schema.js';
@@ -17,11 +17,6 @@ export interface CrossCheckResult {
 
 const isLoopbackHost = (host: string): boolean =>
   host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.endsWith('.localhost');
-
-/** The route's id, or host + path when none is given: it names the route in logs and is the assertion's audience. */
-export function routeIdOf(route: Config['routes'][number]): string {
-  return route.id ?? `${route.host ?? '*'}${route.path}`;
-}
 
 export function crossCheck(config: Config): CrossCheckResult {
   const errors: ConfigIssue[] = [];
@@ -82,7 +77,7 @@ export function crossCheck(config: Config): CrossCheckResult {
   const prefix = config.server.prefix;
   config.routes.forEach((route, index) => {
     const at = `routes.${index}`;
-    const id = routeIdOf(route);
+    const id = route.id;
     if (routeIds.has(id)) error(`${at}.id`, `duplicates route id '${id}' (give one route an explicit id)`);
     routeIds.add(id);
     const key = `${route.host ?? '*'} ${route.path.replace(/\/+$/, '').toLowerCase()}`;

@@ -130,36 +130,39 @@ export const allowSchema = z.strictObject({
   emailDomains: z.array(hostPattern).default([]),
 });
 
-export const routeSchema = z.strictObject({
-  /** Names the route in logs and is the assertion's audience. Defaults to host + path. */
-  id: z
-    .string()
-    .regex(/^[A-Za-z0-9._:/-]+$/, 'must be letters, digits and . _ : / -')
-    .optional(),
-  /** Exact host, or *.example.com. Absent: any host. */
-  host: hostPattern.optional(),
-  /** Path prefix, matched on whole segments of the normalised path. */
-  path: z
-    .string()
-    .regex(/^\/[^\s?#\\]*$/, 'must start with / and hold no spaces, ? or #')
-    .default('/'),
-  upstream: httpUrl,
-  /** Skip authentication; identity headers sent by the client are still stripped. */
-  public: z.boolean().default(false),
-  allow: allowSchema.optional(),
-  /** Send the client's Host header upstream instead of the upstream's own host. */
-  preserveHost: z.boolean().default(false),
-  /** Only sessions from these providers are accepted here (others are asked to sign in with one of them). */
-  providers: z.array(z.string().min(1)).min(1).optional(),
-  /** Also accept `Authorization: Bearer` access tokens (scripts, services), verified locally against the provider's JWKS. */
-  bearer: z
-    .strictObject({
-      providers: z.array(z.string().min(1)).min(1),
-      /** The token's required `aud`. */
-      audience: z.string().min(1),
-    })
-    .optional(),
-});
+export const routeSchema = z
+  .strictObject({
+    /** Names the route in logs and is the assertion's audience. Defaults to host + path. */
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9._:/-]+$/, 'must be letters, digits and . _ : / -')
+      .optional(),
+    /** Exact host, or *.example.com. Absent: any host. */
+    host: hostPattern.optional(),
+    /** Path prefix, matched on whole segments of the normalised path. */
+    path: z
+      .string()
+      .regex(/^\/[^\s?#\\]*$/, 'must start with / and hold no spaces, ? or #')
+      .default('/'),
+    upstream: httpUrl,
+    /** Skip authentication; identity headers sent by the client are still stripped. */
+    public: z.boolean().default(false),
+    allow: allowSchema.optional(),
+    /** Send the client's Host header upstream instead of the upstream's own host. */
+    preserveHost: z.boolean().default(false),
+    /** Only sessions from these providers are accepted here (others are asked to sign in with one of them). */
+    providers: z.array(z.string().min(1)).min(1).optional(),
+    /** Also accept `Authorization: Bearer` access tokens (scripts, services), verified locally against the provider's JWKS. */
+    bearer: z
+      .strictObject({
+        providers: z.array(z.string().min(1)).min(1),
+        /** The token's required `aud`. */
+        audience: z.string().min(1),
+      })
+      .optional(),
+  })
+  // The id defaults to host + path, so every later stage reads one field.
+  .transform((route) => ({ ...route, id: route.id ?? `${route.host ?? '*'}${route.path}` }));
 
 export const headersSchema = z
   .strictObject({

@@ -1,6 +1,22 @@
 // Group sync rules: which of an IdP's groups a user ends up in, and what a login changes. Pure: the
 // directory applies the plan (login/complete-login.ts), so every rule here is testable without a database.
-import type { GroupsConfig, GroupSyncConfig } from '../config/schema.js';
+
+/** One provider's group sync settings as configured (providers.N.groupSync satisfies this shape). */
+export interface GroupSyncSettings {
+  readonly enabled: boolean;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  /** IdP name → directory name. */
+  readonly rename: Readonly<Record<string, string>>;
+}
+
+/** The gateway-wide group settings (the config's `groups:` section satisfies this shape). */
+export interface GroupSettings {
+  /** Given to every external user at login. */
+  readonly default: readonly string[];
+  /** Groups the IdP can never grant or remove. */
+  readonly builtIn: readonly string[];
+}
 
 /**
  * sync: granted by the IdP and removed when the IdP stops listing it; manual: by an admin or SCIM, never
@@ -30,7 +46,7 @@ export interface CompiledGroupRules {
   readonly builtIn: ReadonlySet<string>;
 }
 
-export function compileGroupRules(sync: GroupSyncConfig, groups: GroupsConfig): CompiledGroupRules {
+export function compileGroupRules(sync: GroupSyncSettings, groups: GroupSettings): CompiledGroupRules {
   // No flags and no added anchors: the pattern means what the user wrote, exactly as the config schema
   // validated it. `admins` also matches `not-admins`; write `^admins$` to match one name.
   const compile = (pattern: string): RegExp => new RegExp(pattern);

@@ -1,5 +1,4 @@
 // Routes compiled once at start; matched on the normalised host and path of each request.
-import { routeIdOf } from '../config/cross-checks.js';
 import type { AllowConfig, RouteConfig } from '../config/schema.js';
 
 export interface CompiledRoute {
@@ -69,7 +68,7 @@ function compileOne(route: RouteConfig): Matcher {
   const hostRank = host === null ? 0 : wildcard ? 1 : 2;
   return {
     route: {
-      id: routeIdOf(route),
+      id: route.id,
       upstream: new URL(route.upstream),
       isPublic: route.public,
       allow: route.allow ?? null,

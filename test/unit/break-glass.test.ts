@@ -8,21 +8,23 @@ import { after, before, describe, test } from 'node:test';
 import { hash, parseOptions, verify } from '@node-rs/argon2';
 import type { Redis } from 'ioredis';
 import { stringify } from 'yaml';
-import { canonicalUsername } from '../../src/config/break-glass-schema.js';
+import { canonicalUsername } from '../../src/core/break-glass-identity.js';
 import { parseConfigText, type ConfigIssue, type LoadedConfig } from '../../src/config/load.js';
 import type { BreakGlassConfig } from '../../src/config/schema.js';
 import type { Identity } from '../../src/core/identity.js';
 import type { AuditRecord } from '../../src/directory/directory.js';
 import {
-  ARGON2ID_OPTIONS,
   AUDIT_EVENT,
   BreakGlassUnavailable,
-  clientKeyOfIp,
   createBreakGlass,
+  type BreakGlass,
+} from '../../src/login/break-glass/attempts.js';
+import {
+  ARGON2ID_OPTIONS,
   dummyHashOptionsFor,
   hashPassword,
-  type BreakGlass,
-} from '../../src/login/break-glass.js';
+} from '../../src/login/break-glass/password-hashing.js';
+import { clientKeyOfIp } from '../../src/login/break-glass/rate-limits.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { LogCapture } from '../support/gateway-stack.js';
 
