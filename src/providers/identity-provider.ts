@@ -1,7 +1,7 @@
 // The port every identity provider implements; login/ and routes/ know only this.
-import type { SessionData } from 'express-session';
 import type { ExternalIdentity } from '../core/identity.js';
 import type { PendingLogin } from '../core/pending-login.js';
+import type { SamlEndpoints, SamlSessionInfo } from './saml-endpoints.js';
 
 export interface LoginStart {
   /** Where to send the browser. */
@@ -42,7 +42,18 @@ export interface IdentityProvider {
   ): Promise<URL | undefined>;
   /** Stops background work (a SAML provider's metadata refresh) when the gateway closes. */
   close?(): void;
+  /**
+   * Present on SAML providers only: the SP endpoints (metadata, ACS, single logout) the routes serve.
+   * `provider.saml !== undefined` is how a caller tells a SAML provider.
+   */
+  readonly saml?: SamlEndpoints;
 }
 
-/** A snapshot of a session's data taken before it was destroyed. */
-export type EndedSession = Readonly<Partial<SessionData>>;
+/**
+ * What an ended session held that the IdP's logout needs, taken before the session was destroyed.
+ * Read defensively: it comes from the session store.
+ */
+export interface EndedSession {
+  /** SAML: NameID and SessionIndex, for the LogoutRequest. */
+  readonly saml?: SamlSessionInfo | undefined;
+}

@@ -15,13 +15,12 @@ import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
 import { consumePendingLogin, establishSession } from '../login/session-login.js';
 import type { Logger } from '../observability/logger.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
-import type { SamlServiceProvider } from '../providers/saml/saml-provider.js';
 import {
-  isSamlProvider,
   logoutRequestMatches,
   samlInfoOf,
   samlSubjectKey,
-} from '../providers/saml/saml-session.js';
+  type SamlEndpoints,
+} from '../providers/saml-endpoints.js';
 import { saveSession } from '../session/express-session.js';
 import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
 import type { SessionIndex } from '../session/session-index.js';
@@ -45,6 +44,12 @@ export interface SamlRoutesDeps {
   absoluteTimeoutMs: number;
 }
 
+/** A provider whose `saml` endpoints are present. */
+interface SamlProvider {
+  readonly id: string;
+  readonly saml: SamlEndpoints;
+}
+
 /** A SAMLResponse is a few kB, up to ~100 kB with many attributes or an encrypted assertion. */
 const ACS_BODY_LIMIT = '512kb';
 /** The hidden field that marks the same-site resubmission of a cross-site ACS POST. */
@@ -57,16 +62,16 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
   const acsBody = express.urlencoded({ extended: false, limit: ACS_BODY_LIMIT, parameterLimit: 10 });
   const loggedOutUrl = new URL(`${deps.prefix}/logged-out`, deps.publicUrl).href;
 
-  function providerFrom(req: Request): SamlServiceProvider {
+  function providerFrom(req: Request): SamlProvider {
     const provider = deps.providers.get(String(req.params.provider));
-    if (provider === undefined || !isSamlProvider(provider)) {
+    if (provider?.saml === undefined) {
       throw new UnknownProvider(`no SAML provider '${String(req.params.provider)}'`);
     }
-    return provider;
+    return { id: provider.id, saml: provider.saml };
   }
 
   router.get('/saml/:provider/metadata', (req, res) => {
-    const xml = providerFrom(req).metadataXml();
+    const xml = providerFrom(req).saml.metadataXml();
     res.writeHead(200, {
       ...GATEWAY_PAGE_HEADERS,
       'cache-control': 'public, max-age=300',
@@ -87,20 +92,20 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
     // the pending login could not be found. Answer with a page that posts the same form again from
     // this origin; that request carries the cookie. Nothing is decided on the cross-site request.
     if (isCrossSitePost(req, deps.publicUrl) && body[SAME_SITE_FIELD] !== '1') {
-      return sendResubmitPage(res, provider.acsUrl, samlResponse, relayState);
+      return sendResubmitPage(res, provider.saml.acsUrl, samlResponse, relayState);
     }
 
     const pendingExists = (req.session.pendingLogins ?? []).some(
       (pending) => pending.providerId === provider.id && pending.state === relayState && relayState !== '',
     );
-    if (!pendingExists && !provider.allowIdpInitiated) {
+    if (!pendingExists && !provider.saml.allowIdpInitiated) {
       throw new LoginStateInvalid(`SAML response for ${provider.id} with no matching login in this session`);
     }
     // Consumed before verification: a replay of this response finds nothing, even if this attempt fails.
     const pending = pendingExists
       ? await consumePendingLogin(req, provider.id, relayState, deps.clock)
       : null;
-    const login = await provider.acceptLoginResponse(samlResponse, pending?.nonce ?? null);
+    const login = await provider.saml.acceptLoginResponse(samlResponse, pending?.nonce ?? null);
     const identity = await deps.completeLogin(login.external);
     await establishSession(req, res, identity, {}, deps);
     req.session.saml = login.session;
@@ -141,7 +146,7 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
     // The IdP's answer to the LogoutRequest sent at /logout: the local session already ended there,
     // so the answer only decides what the log says.
     try {
-      const success = await provider.acceptLogoutResponse(rawQuery);
+      const success = await provider.saml.acceptLogoutResponse(rawQuery);
       deps.log.info(
         { event: 'saml-logout-response', providerId: provider.id, success },
         'IdP answered single logout',
@@ -156,12 +161,8 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
   });
 
   /** IdP-initiated logout: end every session of the subject the IdP names, on every replica. */
-  async function handleLogoutRequest(
-    provider: SamlServiceProvider,
-    rawQuery: string,
-    res: Response,
-  ): Promise<void> {
-    const accepted = await provider.acceptLogoutRequest(rawQuery);
+  async function handleLogoutRequest(provider: SamlProvider, rawQuery: string, res: Response): Promise<void> {
+    const accepted = await provider.saml.acceptLogoutRequest(rawQuery);
     const { request } = accepted;
     const key = samlSubjectKey(provider.id, request.nameId.value);
     let ended = 0;
@@ -186,7 +187,7 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
       { event: 'logout', outcome: 'success', providerId: provider.id, initiatedBy: 'idp', sessions: ended },
       'IdP single logout',
     );
-    const answer = provider.logoutResponseUrl(accepted, !failed);
+    const answer = provider.saml.logoutResponseUrl(accepted, !failed);
     if (answer === null) {
       sendHtml(res, 200, renderPage('Signed out', '<h1>Signed out</h1><p>You have been signed out.</p>'));
       return;

@@ -18,7 +18,7 @@ import { fetchedMetadataSource } from '../../src/providers/saml/metadata-source.
 import { normaliseCertificate } from '../../src/providers/saml/response-checks.js';
 import { SamlResponseRejected } from '../../src/providers/saml/saml-errors.js';
 import { createSamlProvider, type SamlServiceProvider } from '../../src/providers/saml/saml-provider.js';
-import { logoutRequestMatches, type SamlSessionInfo } from '../../src/providers/saml/saml-session.js';
+import { logoutRequestMatches, type SamlSessionInfo } from '../../src/providers/saml-endpoints.js';
 import { MemoryReplayCache, ReplayCacheFull } from '../../src/session/replay-cache.js';
 import { MemorySessionIndex } from '../../src/session/session-index.js';
 import { forgeResponseXml, IDP_KEY, sign, toBase64, type ForgeOptions } from '../support/saml-forge.js';
@@ -89,7 +89,7 @@ const refusedFor = (reason: string) => (err: unknown) => {
 
 describe('SAML provider: accepting login responses', () => {
   test('maps NameID and attributes to the external identity and keeps NameID + SessionIndex for logout', async () => {
-    const login = await provider().acceptLoginResponse(samlResponse(), '_request1');
+    const login = await provider().saml.acceptLoginResponse(samlResponse(), '_request1');
     assert.deepEqual(login.external, {
       providerId: 'corp',
       externalId: 'alice@example.com',
@@ -106,14 +106,17 @@ describe('SAML provider: accepting login responses', () => {
   test('an assertion ID is accepted once', async () => {
     const sp = provider();
     const response = samlResponse();
-    await sp.acceptLoginResponse(response, '_request1');
-    await assert.rejects(sp.acceptLoginResponse(response, '_request1'), refusedFor('replay'));
+    await sp.saml.acceptLoginResponse(response, '_request1');
+    await assert.rejects(sp.saml.acceptLoginResponse(response, '_request1'), refusedFor('replay'));
   });
 
   test('a replay cache that cannot answer refuses rather than accepts', async () => {
     const broken = { claimOnce: () => Promise.reject(new Error('redis down')), close: () => {} };
     await assert.rejects(
-      provider({}, broken as unknown as MemoryReplayCache).acceptLoginResponse(samlResponse(), '_request1'),
+      provider({}, broken as unknown as MemoryReplayCache).saml.acceptLoginResponse(
+        samlResponse(),
+        '_request1',
+      ),
       {
         code: 'PC_SESSION_STORE_UNAVAILABLE',
       },
@@ -121,14 +124,14 @@ describe('SAML provider: accepting login responses', () => {
   });
 
   test('no groups attribute means "nothing said about groups" (undefined), an empty one means none', async () => {
-    const none = await provider().acceptLoginResponse(
+    const none = await provider().saml.acceptLoginResponse(
       samlResponse({ attributes: { uid: ['carol'] } }),
       '_request1',
     );
     assert.equal(none.external.groups, undefined);
     assert.equal(none.external.email, null);
     assert.equal(none.external.name, null);
-    const empty = await provider().acceptLoginResponse(
+    const empty = await provider().saml.acceptLoginResponse(
       samlResponse({ attributes: { uid: ['carol'], groups: [] } }),
       '_request1',
     );
@@ -138,16 +141,21 @@ describe('SAML provider: accepting login responses', () => {
   test('a transient NameID cannot key a user; an ambiguous username attribute is refused', async () => {
     const transient = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
     await assert.rejects(
-      provider().acceptLoginResponse(samlResponse({ nameIdFormat: transient, nameId: '_t1' }), '_request1'),
+      provider().saml.acceptLoginResponse(
+        samlResponse({ nameIdFormat: transient, nameId: '_t1' }),
+        '_request1',
+      ),
       refusedFor('subject'),
     );
-    const keyed = await provider({ attributes: { username: 'uid', externalId: 'uid' } }).acceptLoginResponse(
-      samlResponse({ nameIdFormat: transient, nameId: '_t2' }),
-      '_request1',
-    );
+    const keyed = await provider({
+      attributes: { username: 'uid', externalId: 'uid' },
+    }).saml.acceptLoginResponse(samlResponse({ nameIdFormat: transient, nameId: '_t2' }), '_request1');
     assert.equal(keyed.external.externalId, 'alice');
     await assert.rejects(
-      provider().acceptLoginResponse(samlResponse({ attributes: { uid: ['alice', 'root'] } }), '_request1'),
+      provider().saml.acceptLoginResponse(
+        samlResponse({ attributes: { uid: ['alice', 'root'] } }),
+        '_request1',
+      ),
       refusedFor('subject'),
     );
   });
@@ -161,13 +169,13 @@ describe('SAML provider: accepting login responses', () => {
       nameId: 'alice@example.com',
     }).replace('<saml:Subject>', '<saml:Subject><saml:Bogus/>');
     const signed = toBase64(sign(xml, 'Assertion', IDP_KEY));
-    await assert.rejects(provider().acceptLoginResponse(signed, '_request1'), refusedFor('schema'));
+    await assert.rejects(provider().saml.acceptLoginResponse(signed, '_request1'), refusedFor('schema'));
   });
 
   test('when a decryption key is configured, a plaintext assertion is refused', async () => {
     const key = IDP_KEY.key;
     const sp = provider({ decryptionKey: key, decryptionCertificate: IDP_KEY.cert });
-    await assert.rejects(sp.acceptLoginResponse(samlResponse(), '_request1'), refusedFor('encryption'));
+    await assert.rejects(sp.saml.acceptLoginResponse(samlResponse(), '_request1'), refusedFor('encryption'));
   });
 });
 

@@ -15,8 +15,9 @@ import type { Logger } from '../../observability/logger.js';
 import type { ReplayCache } from '../../session/replay-cache.js';
 import type { PendingLogin } from '../../core/pending-login.js';
 import type { EndedSession, FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
+import { samlInfoOf, type SamlEndpoints } from '../saml-endpoints.js';
 import type { IdpDescriptor } from './idp-metadata.js';
-import { checkLogoutRequest, checkLogoutResponse, type CheckedLogoutRequest } from './logout-checks.js';
+import { checkLogoutRequest, checkLogoutResponse } from './logout-checks.js';
 import { fetchedMetadataSource, staticMetadataSource, type IdpMetadataSource } from './metadata-source.js';
 import { readRedirectMessage, verifyRedirectSignature } from './redirect-binding.js';
 import {
@@ -27,40 +28,14 @@ import {
   type VerifiedAssertion,
 } from './response-checks.js';
 import { rejectLogout, rejectResponse, type SamlRejecter } from './saml-errors.js';
-import { samlInfoOf, type SamlSessionInfo } from './saml-session.js';
 import { SamlXmlError, parseStrictXml } from './saml-xml.js';
 import { createSamlEngine, verifyXmlSignature } from './samlify-adapter.js';
 import { MAX_SAML_MESSAGE_BYTES, preloadSamlSchemas } from './schema-validator.js';
 import type { XmlDocument } from './xml-dom.js';
 
-export interface SamlLogin {
-  external: ExternalIdentity;
-  /** Kept in the session for single logout. */
-  session: SamlSessionInfo;
-}
-
-export interface AcceptedLogoutRequest {
-  request: CheckedLogoutRequest;
-  /** Returned unchanged with the LogoutResponse (saml-bindings §3.4.3). */
-  relayState: string | null;
-}
-
-/** The IdentityProvider port plus what the SAML routes (metadata, ACS, SLO) need. */
+/** A SAML provider: the IdentityProvider port with its SP endpoints always present. */
 export interface SamlServiceProvider extends IdentityProvider {
-  readonly protocol: 'saml';
-  readonly allowIdpInitiated: boolean;
-  readonly entityId: string;
-  readonly acsUrl: string;
-  readonly sloUrl: string;
-  metadataXml(): string;
-  /** Verifies a POST-binding SAMLResponse; throws SamlResponseRejected (or 503s) when it is not acceptable. */
-  acceptLoginResponse(samlResponse: string, expectedRequestId: string | null): Promise<SamlLogin>;
-  /** Verifies an HTTP-Redirect LogoutRequest from the IdP (raw query string); throws SamlLogoutRejected. */
-  acceptLogoutRequest(rawQuery: string): Promise<AcceptedLogoutRequest>;
-  /** Where to send the browser with the LogoutResponse; null when the IdP has no SLO endpoint. */
-  logoutResponseUrl(accepted: AcceptedLogoutRequest, success: boolean): URL | null;
-  /** Verifies the IdP's HTTP-Redirect LogoutResponse; true when it reports success. */
-  acceptLogoutResponse(rawQuery: string): Promise<boolean>;
+  readonly saml: SamlEndpoints;
   close(): void;
 }
 
@@ -152,48 +127,13 @@ export function createSamlProvider(
     };
   }
 
-  return {
-    protocol: 'saml',
-    id: config.id,
-    displayName: config.displayName ?? config.id,
-    callbackUrl: acsUrl,
+  const endpoints: SamlEndpoints = {
     allowIdpInitiated: config.allowIdpInitiated,
     entityId,
     acsUrl,
     sloUrl,
 
     metadataXml: () => engine.spMetadataXml(),
-
-    async startLogin(returnTo: string, now: number): Promise<LoginStart> {
-      const idp = metadata.current();
-      if (idp.wantAuthnRequestsSigned && config.signingKey === undefined && !warnedUnsignedRequests) {
-        warnedUnsignedRequests = true;
-        options.log.warn(
-          { providerId: config.id },
-          'the IdP wants signed AuthnRequests but no signingKey is configured',
-        );
-      }
-      // RelayState carries only this opaque value; the return URL stays server-side in the session.
-      const state = randomBytes(32).toString('base64url');
-      const { url, requestId } = engine.authnRequest(idp, state);
-      const pending: PendingLogin = {
-        providerId: config.id,
-        state,
-        nonce: requestId,
-        codeVerifier: '',
-        returnTo,
-        createdAt: now,
-      };
-      return { authorizationUrl: url, pending };
-    },
-
-    finishLogin(): Promise<FinishedLogin> {
-      return Promise.reject(
-        new LoginResponseRejected(
-          `${config.id} is a SAML provider: responses are accepted at ${acsUrl} only`,
-        ),
-      );
-    },
 
     async acceptLoginResponse(samlResponse, expectedRequestId) {
       const reject = rejectResponse;
@@ -292,6 +232,44 @@ export function createSamlProvider(
         parse(message.xml, reject),
         { idp: trusted(idp), sloUrl, now: options.now(), skewMs },
         reject,
+      );
+    },
+  };
+
+  return {
+    id: config.id,
+    displayName: config.displayName ?? config.id,
+    callbackUrl: acsUrl,
+    saml: endpoints,
+
+    async startLogin(returnTo: string, now: number): Promise<LoginStart> {
+      const idp = metadata.current();
+      if (idp.wantAuthnRequestsSigned && config.signingKey === undefined && !warnedUnsignedRequests) {
+        warnedUnsignedRequests = true;
+        options.log.warn(
+          { providerId: config.id },
+          'the IdP wants signed AuthnRequests but no signingKey is configured',
+        );
+      }
+      // RelayState carries only this opaque value; the return URL stays server-side in the session.
+      const state = randomBytes(32).toString('base64url');
+      const { url, requestId } = engine.authnRequest(idp, state);
+      const pending: PendingLogin = {
+        providerId: config.id,
+        state,
+        nonce: requestId,
+        codeVerifier: '',
+        returnTo,
+        createdAt: now,
+      };
+      return { authorizationUrl: url, pending };
+    },
+
+    finishLogin(): Promise<FinishedLogin> {
+      return Promise.reject(
+        new LoginResponseRejected(
+          `${config.id} is a SAML provider: responses are accepted at ${acsUrl} only`,
+        ),
       );
     },
 
