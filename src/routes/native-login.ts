@@ -1,5 +1,5 @@
 // {prefix}/login/native: the break-glass form. GET renders it with a CSRF token bound to this
-// browser's session; POST checks the token, then the credentials (login/break-glass.ts), and on
+// browser's session; POST checks the token, then the credentials (login/break-glass/), and on
 // success opens a session like any other login. Reachable whether or not the chooser links it.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -7,7 +7,7 @@ import { Router, type Request, type Response } from 'express';
 import type { Clock } from '../core/clock.js';
 import { CsrfRejected } from '../core/errors.js';
 import { escapeHtml, renderPage, sendHtml, sendRedirect } from '../http/pages.js';
-import type { BreakGlass } from '../login/break-glass.js';
+import type { BreakGlass } from '../login/break-glass/attempts.js';
 import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
 import { establishSession } from '../login/session-login.js';
 import { saveSession } from '../session/express-session.js';
