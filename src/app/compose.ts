@@ -12,7 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import { compileGroupRules } from '../core/groups.js';
 import { openDirectory } from '../directory/open-directory.js';
 import { createBearerVerifier } from '../login/bearer-tokens.js';
-import { createBreakGlass } from '../login/break-glass.js';
+import { createBreakGlass } from '../login/break-glass/attempts.js';
 import { createLoginCompleter } from '../login/complete-login.js';
 import { compileRoutes } from '../policy/route-table.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';

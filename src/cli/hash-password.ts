@@ -1,7 +1,7 @@
 // `portcullis hash-password`: reads a password on stdin and prints its argon2id hash for
 // breakGlass.users[].passwordHash (or a passwordHashFile). Never from argv: arguments end up in
 // shell history and in every other user's `ps`.
-import { hashPassword, MAX_PASSWORD_LENGTH } from '../login/break-glass.js';
+import { hashPassword, MAX_PASSWORD_LENGTH } from '../login/break-glass/password-hashing.js';
 
 export interface HashPasswordIo {
   input: NodeJS.ReadableStream & { isTTY?: boolean };

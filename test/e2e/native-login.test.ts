@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { startEchoApp, type EchoApp } from '../../dev/echo-app.js';
-import { hashPassword } from '../../src/login/break-glass.js';
+import { hashPassword } from '../../src/login/break-glass/password-hashing.js';
 import { freePort } from '../support/free-port.js';
 import { startGatewayFromRaw, type GatewayInstance } from '../support/gateway-stack.js';
 import { requireBinary } from '../support/services.js';

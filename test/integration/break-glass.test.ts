@@ -14,7 +14,7 @@ import { startEchoApp, type EchoApp } from '../../dev/echo-app.js';
 import type { LocalIdpClient } from '../../dev/local-idp.js';
 import type { AuditRecord } from '../../src/directory/directory.js';
 import { openDirectory } from '../../src/directory/open-directory.js';
-import { hashPassword } from '../../src/login/break-glass.js';
+import { hashPassword } from '../../src/login/break-glass/password-hashing.js';
 import { NATIVE_LOGIN_REFUSED } from '../../src/routes/native-login.js';
 import { loginAtLocalIdp, TestBrowser, type BrowserResponse } from '../support/browser.js';
 import { freePort } from '../support/free-port.js';
