@@ -20,8 +20,7 @@ export interface GroupSettings {
 
 /**
  * sync: granted by the IdP and removed when the IdP stops listing it; manual: by an admin or SCIM, never
- * touched by sync; default: the configured default groups. Same shape as the directory port's type, which
- * core may not import.
+ * touched by sync; default: the configured default groups. The directory port stores these.
  */
 export type MembershipSource = 'sync' | 'manual' | 'default';
 

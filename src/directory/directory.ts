@@ -2,10 +2,9 @@
 // default) and PostgreSQL (several replicas), one Kysely query layer. The proxied hot path never
 // calls it: everything per-user is computed at login and kept in the session.
 
-export type UserType = 'external' | 'local';
+import type { Membership } from '../core/groups.js';
 
-/** sync: granted by the IdP and removed when the IdP stops listing it; manual: by an admin or SCIM, never touched by sync; default: the configured default groups. */
-export type MembershipSource = 'sync' | 'manual' | 'default';
+export type UserType = 'external' | 'local';
 
 export interface UserRecord {
   readonly id: string;
@@ -19,11 +18,6 @@ export interface UserRecord {
   /** Epoch ms. */
   readonly createdAt: number;
   readonly lastLoginAt: number | null;
-}
-
-export interface Membership {
-  readonly group: string;
-  readonly source: MembershipSource;
 }
 
 export type AuditOutcome = 'success' | 'failure' | 'error';

@@ -1,7 +1,8 @@
 // The directory's tables as Kysely sees them. Column names are snake_case in SQL; kysely-directory.ts maps
 // rows to the port's camelCase records, so nothing outside src/directory sees this file.
 import type { ColumnType, Generated } from 'kysely';
-import type { AuditOutcome, MembershipSource, UserType } from './directory.js';
+import type { MembershipSource } from '../core/groups.js';
+import type { AuditOutcome, UserType } from './directory.js';
 
 /**
  * Epoch milliseconds in a bigint column. SQLite hands back a number, node-postgres a string (int8 can
