@@ -2,6 +2,7 @@
 // Minted once per session and route and reused until shortly before it expires, so the hot path
 // almost never signs.
 import { SignJWT } from 'jose';
+import { BoundedMap } from '../core/bounded-map.js';
 import type { Clock } from '../core/clock.js';
 import type { Identity } from '../core/identity.js';
 import type { SigningKeyRing } from './signing-keys.js';
@@ -27,8 +28,8 @@ export function createAssertionMinter(deps: {
   clock: Clock;
 }): AssertionMinter {
   // Session → audience → token. Two map lookups instead of one on a concatenated key, which would
-  // build and hash a new string on every request.
-  const cache = new Map<string, Map<string, CachedAssertion>>();
+  // build and hash a new string on every request. Beyond MAX_CACHED sessions the oldest goes.
+  const cache = new BoundedMap<string, Map<string, CachedAssertion>>(MAX_CACHED);
 
   async function mint(sessionId: string, identity: Identity, audience: string): Promise<string> {
     const now = deps.clock.now();
@@ -51,7 +52,6 @@ export function createAssertionMinter(deps: {
       .sign(deps.keys.current.privateKey);
     let bySession = cache.get(sessionId);
     if (bySession === undefined) {
-      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
       bySession = new Map();
       cache.set(sessionId, bySession);
     }

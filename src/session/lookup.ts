@@ -2,6 +2,7 @@
 // no database, no IdP: everything it needs was put in the session at login.
 import type { IncomingMessage } from 'node:http';
 import signature from 'cookie-signature';
+import { BoundedMap } from '../core/bounded-map.js';
 import type { Clock } from '../core/clock.js';
 import type { Identity } from '../core/identity.js';
 import { andThen, type MaybePromise } from '../core/maybe-async.js';
@@ -35,7 +36,7 @@ export function createSessionLookup(deps: {
   // Cookie values whose signature already verified, to their session id: a busy session costs one
   // HMAC, not one per request. Keyed by the exact signed value, so only a cookie that verified
   // before can hit; bounded, oldest first out.
-  const verified = new Map<string, string>();
+  const verified = new BoundedMap<string, string>(VERIFIED_COOKIES_KEPT);
 
   function sessionIdFrom(req: IncomingMessage): string | null {
     const raw = readCookie(req.headers.cookie, cookieName);
@@ -48,7 +49,6 @@ export function createSessionLookup(deps: {
       const id = signature.unsign(signed, secret);
       if (id !== false) {
         verified.set(raw, id);
-        if (verified.size > VERIFIED_COOKIES_KEPT) verified.delete(verified.keys().next().value as string);
         return id;
       }
     }

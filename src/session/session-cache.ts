@@ -3,6 +3,7 @@
 // most `ttlMs`, and changes (logout, login, revocation) are pushed to every replica, which drops
 // the entry at once (see stores/redis-store.ts). A read that raced such a change is not cached:
 // each invalidation bumps a generation, and a record read before it is thrown away.
+import { BoundedMap } from '../core/bounded-map.js';
 import type { Clock } from '../core/clock.js';
 import type { StoredSessionRecord } from './session-data.js';
 
@@ -12,17 +13,16 @@ interface CachedRecord {
 }
 
 export class SessionCache {
-  // Insertion order is age order: beyond maxEntries the oldest entry goes first.
-  readonly #entries = new Map<string, CachedRecord>();
+  // Insertion order is age order (put() re-inserts): beyond maxEntries the oldest entry goes first.
+  readonly #entries: BoundedMap<string, CachedRecord>;
   readonly #ttlMs: number;
-  readonly #maxEntries: number;
   readonly #clock: Clock;
   #generation = 0;
   #enabled = true;
 
   constructor(options: { ttlMs: number; maxEntries: number; clock: Clock }) {
     this.#ttlMs = options.ttlMs;
-    this.#maxEntries = options.maxEntries;
+    this.#entries = new BoundedMap(options.maxEntries);
     this.#clock = options.clock;
   }
 
@@ -43,10 +43,7 @@ export class SessionCache {
   /** Caches a record read from the store, unless something changed since the read began. */
   put(sid: string, record: Readonly<StoredSessionRecord>, readStartedAt: number): void {
     if (!this.#enabled || this.#ttlMs <= 0 || readStartedAt !== this.#generation) return;
-    this.#entries.delete(sid);
-    this.#entries.set(sid, { record, expiresAt: this.#clock.now() + this.#ttlMs });
-    if (this.#entries.size > this.#maxEntries)
-      this.#entries.delete(this.#entries.keys().next().value as string);
+    this.#entries.setNewest(sid, { record, expiresAt: this.#clock.now() + this.#ttlMs });
   }
 
   /** The session changed or ended somewhere: forget it here. */

@@ -9,6 +9,7 @@
 // index is bounded: beyond `maxKeys` the least recently written key is dropped, and its sessions can
 // then no longer be ended through the index (they still end at their own timeouts).
 import type { Redis } from 'ioredis';
+import { BoundedMap } from '../core/bounded-map.js';
 import type { Clock } from '../core/clock.js';
 
 export interface SessionIndex {
@@ -20,26 +21,19 @@ export interface SessionIndex {
 }
 
 export class MemorySessionIndex implements SessionIndex {
-  // Map iteration order is insertion order; add() re-inserts, so the first key is the oldest write.
-  readonly #entries = new Map<string, Map<string, number>>();
+  // Iteration order is insertion order; add() re-inserts, so the first key is the oldest write.
+  readonly #entries: BoundedMap<string, Map<string, number>>;
   readonly #clock: Clock;
-  readonly #maxKeys: number;
 
   constructor(options: { clock: Clock; maxKeys?: number }) {
     this.#clock = options.clock;
-    this.#maxKeys = options.maxKeys ?? 100_000;
+    this.#entries = new BoundedMap(options.maxKeys ?? 100_000);
   }
 
   add(key: string, sessionId: string, ttlMs: number): Promise<void> {
     const members = this.#live(key) ?? new Map<string, number>();
     members.set(sessionId, this.#clock.now() + ttlMs);
-    this.#entries.delete(key);
-    this.#entries.set(key, members);
-    while (this.#entries.size > this.#maxKeys) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
-    }
+    this.#entries.setNewest(key, members);
     return Promise.resolve();
   }
 

@@ -5,6 +5,7 @@
 // express-session's get() gets a fresh copy, so nothing outside the store can change a stored
 // session without set().
 import session from 'express-session';
+import { BoundedMap } from '../../core/bounded-map.js';
 import type { Clock } from '../../core/clock.js';
 import { deepFreeze } from '../../core/deep-freeze.js';
 import { storeTtlMs, type SessionTimeouts, type StoredSessionRecord } from '../session-data.js';
@@ -47,22 +48,21 @@ const EXTEND_EVERY_MS = 10_000;
 const PARSED_CACHE_SIZE = 10_000;
 
 export class MemorySessionStore extends session.Store {
-  // A Map iterates in insertion order; set() and touch() re-insert, so the first entry is the least
-  // recently written one: the one to evict when full.
-  readonly #entries = new Map<string, Entry>();
-  // Insertion-ordered too: beyond PARSED_CACHE_SIZE the oldest parse is dropped (re-parsed on next use).
-  readonly #parsed = new Map<string, Readonly<StoredSessionRecord>>();
+  // Insertion-ordered; set() and touch() re-insert, so the first entry is the least recently written
+  // one: the one evicted (with its parsed copy) beyond maxSessions.
+  readonly #entries: BoundedMap<string, Entry>;
+  // Beyond PARSED_CACHE_SIZE the oldest parse is dropped (re-parsed on next use).
+  readonly #parsed = new BoundedMap<string, Readonly<StoredSessionRecord>>(PARSED_CACHE_SIZE);
   // express-session stores the same cookie settings in every session; keeping them once saves ~100
   // bytes per session (a tenth of the store's memory).
   readonly #cookieShapes = new Map<string, string>();
-  readonly #maxSessions: number;
   readonly #timeouts: SessionTimeouts;
   readonly #clock: Clock;
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: { maxSessions: number; timeouts: SessionTimeouts; clock: Clock }) {
     super();
-    this.#maxSessions = options.maxSessions;
+    this.#entries = new BoundedMap(options.maxSessions, (sid) => this.#forget(sid));
     this.#timeouts = options.timeouts;
     this.#clock = options.clock;
     this.#sweeper = setInterval(() => this.sweepExpired(), SWEEP_INTERVAL_MS);
@@ -77,8 +77,6 @@ export class MemorySessionStore extends session.Store {
     if (record === undefined) {
       record = deepFreeze(JSON.parse(entry.json) as StoredSessionRecord);
       this.#parsed.set(sid, record);
-      if (this.#parsed.size > PARSED_CACHE_SIZE)
-        this.#parsed.delete(this.#parsed.keys().next().value as string);
     }
     return record;
   }
@@ -91,8 +89,7 @@ export class MemorySessionStore extends session.Store {
     if (now - entry.extendedAt < EXTEND_EVERY_MS) return;
     entry.expiresAt = now + storeTtlMs(this.read(sid) ?? {}, this.#timeouts, now);
     entry.extendedAt = now;
-    this.#entries.delete(sid);
-    this.#entries.set(sid, entry);
+    this.#entries.setNewest(sid, entry);
   }
 
   override get(sid: string, callback: Callback<session.SessionData | null>): void {
@@ -116,11 +113,12 @@ export class MemorySessionStore extends session.Store {
     this.#forget(sid);
     if (ttlMs > 0) {
       const [cookieShape, cookieExpires] = this.#splitCookie(cookie);
+      // #forget above removed any older entry, so this one is the newest; beyond maxSessions the
+      // least recently written goes.
       this.#entries.set(
         sid,
         new Entry(flat(JSON.stringify(record)), cookieShape, cookieExpires, now + ttlMs, now),
       );
-      this.#evictBeyondCapacity();
     }
     callback?.();
   }
@@ -186,14 +184,6 @@ export class MemorySessionStore extends session.Store {
   #forget(sid: string): void {
     this.#entries.delete(sid);
     this.#parsed.delete(sid);
-  }
-
-  #evictBeyondCapacity(): void {
-    while (this.#entries.size > this.#maxSessions) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) return;
-      this.#forget(oldest.value);
-    }
   }
 }
 
