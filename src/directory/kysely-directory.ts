@@ -3,14 +3,8 @@
 // covers both.
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
-import type {
-  AuditRecord,
-  Directory,
-  ExternalUserInput,
-  Membership,
-  MembershipSource,
-  UserRecord,
-} from './directory.js';
+import type { Membership, MembershipSource } from '../core/groups.js';
+import type { AuditRecord, Directory, ExternalUserInput, UserRecord } from './directory.js';
 import type { Database, UsersTable } from './schema.js';
 
 const DEFAULT_LIST_LIMIT = 100;

@@ -4,12 +4,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type {
-  AuditRecord,
-  Directory,
-  ExternalUserInput,
-  MembershipSource,
-} from '../../src/directory/directory.js';
+import type { MembershipSource } from '../../src/core/groups.js';
+import type { AuditRecord, Directory, ExternalUserInput } from '../../src/directory/directory.js';
 
 export interface OpenedDirectory {
   directory: Directory;
