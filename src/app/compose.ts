@@ -9,6 +9,7 @@ import { createClientAddressing } from '../http/client-address.js';
 import { sendError } from '../http/error-response.js';
 import { createFrontDoor, type FrontDoor } from '../http/front-door.js';
 import type { Logger } from '../observability/logger.js';
+import { checkReadiness, NotReady } from '../observability/readiness.js';
 import { compileGroupRules } from '../core/groups.js';
 import { openDirectory } from '../directory/open-directory.js';
 import { createBearerVerifier } from '../login/bearer-tokens.js';
@@ -47,7 +48,7 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
   const timeouts = { idleMs: config.session.idleTimeout, absoluteMs: config.session.absoluteTimeout };
 
   const keys = await loadSigningKeys(config.assertion, config.storage.dataDir, clock);
-  const backend = createSessionBackend(config.session, { timeouts, clock });
+  const backend = createSessionBackend(config.session, { timeouts, clock, log });
   const cookie = sessionCookieSettings(publicUrl, config.session);
   const sessions = createSessionLookup({
     cookieName: cookie.name,
@@ -89,8 +90,15 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
     config.providers.map((provider) => [provider.id, compileGroupRules(provider.groupSync, config.groups)]),
   );
   const ready = async (): Promise<void> => {
-    await backend.ping();
-    await directory.ping();
+    try {
+      await checkReadiness({ 'session store': () => backend.ping(), directory: () => directory.ping() });
+    } catch (err) {
+      // The probe's 503 names what failed; the cause (refused, auth, timeout) is only logged.
+      if (err instanceof NotReady)
+        for (const [dependency, cause] of err.failures)
+          log.warn({ dependency, err: cause }, `not ready: ${dependency} unreachable`);
+      throw err;
+    }
   };
   const completeLogin = createLoginCompleter({ directory, groupRules, roles: config.roles, clock });
   const bearer = createBearerVerifier({ providers, groupRules, roles: config.roles, clock });
@@ -149,7 +157,7 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
     }),
   });
 
-  const upstream = createUpstream({ onError: (err, req, res) => sendError(err, req, res, log) });
+  const upstream = createUpstream({ log, onError: (err, req, res) => sendError(err, req, res, log) });
   const frontDoor = createFrontDoor({
     prefix,
     publicUrl,

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../observability/logger.js';
+import { notReadyBody } from '../observability/readiness.js';
 import type { Duplex } from 'node:stream';
 import { composeGateway, type Gateway } from './compose.js';
 
@@ -93,7 +94,7 @@ async function startHealthListener(address: string, gateway: Gateway): Promise<S
     if (path.endsWith('/readyz')) {
       gateway.ready().then(
         () => reply(200, { status: 'ready' }),
-        () => reply(503, { status: 'not ready', reason: 'session store or directory unreachable' }),
+        (err: unknown) => reply(503, notReadyBody(err)),
       );
       return;
     }

@@ -1,8 +1,11 @@
 // The one boundary where errors become responses: HTML for browsers, JSON for everything else,
-// the public message only, and one log line (5xx with the stack, 4xx as info).
+// the public message only, and one log line: the gateway's own failures (500) at error with the
+// stack; something it depends on failing (502 upstream, 503 IdP) at warn with the cause; refusals
+// (4xx, the 508 login loop) at info.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, InternalError } from '../core/errors.js';
+import { logFieldsOf } from '../observability/log-fields.js';
 import type { Logger } from '../observability/logger.js';
 import { prefersHtml } from './client-kind.js';
 import { escapeHtml, renderPage, sendHtml, sendJson } from './pages.js';
@@ -11,8 +14,18 @@ export function sendError(err: unknown, req: IncomingMessage, res: ServerRespons
   const error = err instanceof GatewayError ? err : new InternalError('unhandled error', { cause: err });
   // The id ties what the user reports to the log line, without showing them internals.
   const requestId = randomUUID();
-  const fields = { code: error.code, status: error.status, requestId, method: req.method, path: pathOf(req) };
-  if (error.status >= 500 && !(error.status === 502 || error.status === 503 || error.status === 508)) {
+  const fields = {
+    ...logFieldsOf(error),
+    code: error.code,
+    status: error.status,
+    requestId,
+    method: req.method,
+    path: pathOf(req),
+  };
+  if (error.status === 502 || error.status === 503) {
+    // err.code (ECONNREFUSED, ECONNRESET, PC_UPSTREAM_TIMEOUT...) survives redaction: logger.ts.
+    log.warn({ ...fields, err: error.cause ?? error }, error.message);
+  } else if (error.status >= 500 && error.status !== 508) {
     log.error({ ...fields, err: error.cause ?? error }, error.message);
   } else {
     log.info(fields, error.message);

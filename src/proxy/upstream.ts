@@ -19,6 +19,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import { UpstreamUnavailable } from '../core/errors.js';
+import type { LogFields } from '../observability/log-fields.js';
+import type { Logger } from '../observability/logger.js';
 import type { CompiledRoute } from '../policy/route-table.js';
 
 export interface Upstream {
@@ -29,6 +31,21 @@ export interface Upstream {
 
 /** How long the app may take to start answering before the gateway gives up with a 502. */
 const RESPONSE_TIMEOUT_MS = 120_000;
+/** The `code` of the error a response timeout ends the upstream request with (Node sets none). */
+export const RESPONSE_TIMEOUT_CODE = 'PC_UPSTREAM_TIMEOUT';
+
+/**
+ * The 502 for a failed upstream request, carrying what its log line needs: which route, which
+ * upstream (host:port, never credentials), and the cause (the socket error, with its code).
+ */
+export class UpstreamRequestFailed extends UpstreamUnavailable {
+  readonly logFields: LogFields;
+
+  constructor(cause: Error, route: CompiledRoute) {
+    super(`upstream error: ${cause.message}`, { cause });
+    this.logFields = { route: route.id, upstream: upstreamAddressOf(route.upstream) };
+  }
+}
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never the next one.
@@ -50,21 +67,29 @@ const HOP_BY_HOP = new Set([
 const HOP_BY_HOP_REQUEST = [...HOP_BY_HOP].filter((name) => name !== 'transfer-encoding');
 
 export function createUpstream(options: {
+  /** Answers a failed request (a 502 through the error boundary, which logs it). */
   onError: (err: Error, req: IncomingMessage, res: ServerResponse) => void;
+  /** For what has no response to answer on: WebSocket proxy errors. */
+  log: Logger;
 }): Upstream {
   const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' as const };
   const httpAgent = new HttpAgent(agentOptions);
   const httpsAgent = new HttpsAgent(agentOptions);
   const websockets = createProxyServer({ xfwd: false, ws: true });
-  websockets.on('error', (_err, _req, socket) => socket?.destroy());
+  // Every ws() call passes its own error callback; this only catches what http-proxy-3 emits
+  // outside one (an 'error' event without a listener would throw).
+  websockets.on('error', (err, _req, socket) => {
+    options.log.warn({ err }, 'WebSocket proxy error');
+    socket.destroy();
+  });
 
-  function fail(err: Error, req: IncomingMessage, res: ServerResponse): void {
+  function fail(err: Error, req: IncomingMessage, res: ServerResponse, route: CompiledRoute): void {
     if (res.destroyed) return; // the client left first: nobody to answer
     if (res.headersSent) {
       res.destroy(err); // the client sees a cut response, never a spliced one
       return;
     }
-    options.onError(new UpstreamUnavailable(`upstream error: ${err.message}`, { cause: err }), req, res);
+    options.onError(new UpstreamRequestFailed(err, route), req, res);
   }
 
   return {
@@ -86,12 +111,14 @@ export function createUpstream(options: {
 
       let answered = false;
       upstreamReq.on('timeout', () =>
-        upstreamReq.destroy(new Error('no answer within the response timeout')),
+        upstreamReq.destroy(
+          Object.assign(new Error('no answer within the response timeout'), { code: RESPONSE_TIMEOUT_CODE }),
+        ),
       );
       upstreamReq.on('error', (err) => {
         if (!answered) {
           answered = true;
-          fail(err, req, res);
+          fail(err, req, res, route);
         }
       });
       upstreamReq.on('response', (upstreamRes) => {
@@ -105,7 +132,7 @@ export function createUpstream(options: {
         } catch (err) {
           // A status line or header Node will not send on: the app's answer is unusable, say so.
           upstreamRes.destroy();
-          fail(err as Error, req, res);
+          fail(err as Error, req, res, route);
           return;
         }
         upstreamRes.on('error', (err) => res.destroy(err));
@@ -122,11 +149,20 @@ export function createUpstream(options: {
     },
 
     forwardUpgrade(req, socket, head, route) {
-      // Upgrades take a dedicated connection: no pooling agent.
-      websockets.ws(req, socket, head, {
-        target: websocketTargetFor(route.upstream),
-        changeOrigin: !route.preserveHost,
-      });
+      // Upgrades take a dedicated connection: no pooling agent. http-proxy-3 closes the client
+      // socket after an error; the log says which route and upstream failed, and why.
+      websockets.ws(
+        req,
+        socket,
+        head,
+        { target: websocketTargetFor(route.upstream), changeOrigin: !route.preserveHost },
+        (err) => {
+          options.log.warn(
+            { route: route.id, upstream: upstreamAddressOf(route.upstream), err },
+            'WebSocket proxy error',
+          );
+        },
+      );
     },
 
     close() {
@@ -161,7 +197,7 @@ export function websocketTargetFor(upstream: URL): WebSocketTarget {
       protocol: upstream.protocol,
       host: upstream.host,
       hostname: upstream.hostname,
-      port: upstream.port !== '' ? Number(upstream.port) : upstream.protocol === 'https:' ? 443 : 80,
+      port: portOf(upstream),
       pathname: upstream.pathname,
       search: '',
       href: upstream.href,
@@ -169,6 +205,16 @@ export function websocketTargetFor(upstream: URL): WebSocketTarget {
     websocketTargets.set(upstream, target);
   }
   return target;
+}
+
+/** host:port of an upstream for log lines: the port spelt out, never the URL's credentials. */
+export function upstreamAddressOf(upstream: URL): string {
+  return upstream.port === '' ? `${upstream.host}:${String(portOf(upstream))}` : upstream.host;
+}
+
+/** The port a URL names, or its scheme's default (a URL leaves that one empty). */
+function portOf(upstream: URL): number {
+  return upstream.port !== '' ? Number(upstream.port) : upstream.protocol === 'https:' ? 443 : 80;
 }
 
 /** The host to connect to: an IPv6 literal without the brackets the URL keeps around it. */
@@ -192,7 +238,8 @@ export function upstreamPath(target: URL, pathAndQuery: string): string {
  * let a client delete headers the gateway sets (identity, X-Forwarded-For) by listing them there.
  */
 export function forwardedRequestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  for (const name of HOP_BY_HOP_REQUEST) if (headers[name] !== undefined) delete headers[name];
+  for (const name of HOP_BY_HOP_REQUEST)
+    if (headers[name] !== undefined) Reflect.deleteProperty(headers, name);
   return headers;
 }
 

@@ -2,13 +2,17 @@
 import { Router } from 'express';
 import { NotSignedIn } from '../core/errors.js';
 import { sendJson } from '../http/pages.js';
+import { notReadyBody } from '../observability/readiness.js';
 import type { SessionLookup } from '../session/lookup.js';
 
 export interface InfoRoutesDeps {
   jwks: { keys: object[] };
   sessions: SessionLookup;
   absoluteTimeoutMs: number;
-  /** Resolves when the session store answers; rejects otherwise. Never depends on an IdP. */
+  /**
+   * Resolves when the session store and the directory answer; rejects otherwise, with a NotReady
+   * naming what failed. Never depends on an IdP.
+   */
   storeReady: () => Promise<void>;
 }
 
@@ -43,8 +47,8 @@ export function createInfoRoutes(deps: InfoRoutesDeps): Router {
     try {
       await deps.storeReady();
       sendJson(res, 200, { status: 'ready' });
-    } catch {
-      sendJson(res, 503, { status: 'not ready', reason: 'session store unreachable' });
+    } catch (err) {
+      sendJson(res, 503, notReadyBody(err));
     }
   });
 

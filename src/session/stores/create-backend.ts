@@ -4,6 +4,7 @@ import type session from 'express-session';
 import type { Redis } from 'ioredis';
 import type { SessionConfig } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../observability/logger.js';
 import type { SessionTimeouts } from '../session-data.js';
 import type { SessionReader } from '../session-reader.js';
 import { MemorySessionStore } from './memory-store.js';
@@ -21,14 +22,18 @@ export interface SessionBackend {
   close(): Promise<void>;
 }
 
-type BackendDeps = { timeouts: SessionTimeouts; clock: Clock };
+type BackendDeps = { timeouts: SessionTimeouts; clock: Clock; log: Logger };
 
 const backendFactories: Record<
   SessionConfig['store'],
   (config: SessionConfig, deps: BackendDeps) => SessionBackend
 > = {
   memory(config, deps) {
-    const store = new MemorySessionStore({ maxSessions: config.memory.maxSessions, ...deps });
+    const store = new MemorySessionStore({
+      maxSessions: config.memory.maxSessions,
+      timeouts: deps.timeouts,
+      clock: deps.clock,
+    });
     return {
       store,
       reader: { read: (sid) => store.read(sid), extend: (sid) => store.extend(sid) },

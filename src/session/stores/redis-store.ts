@@ -11,6 +11,7 @@ import type { SessionData } from 'express-session';
 import { Redis } from 'ioredis';
 import type { Clock } from '../../core/clock.js';
 import { deepFreeze } from '../../core/deep-freeze.js';
+import type { Logger } from '../../observability/logger.js';
 import { SessionCache } from '../session-cache.js';
 import type { SessionReader } from '../session-reader.js';
 import { storeTtlMs, type SessionTimeouts, type StoredSessionRecord } from '../session-data.js';
@@ -23,7 +24,7 @@ export interface RedisSessionBackend {
   store: RedisStore;
   reader: SessionReader;
   client: Redis;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 export interface RedisSessionOptions {
@@ -32,6 +33,7 @@ export interface RedisSessionOptions {
   cache: { ttl: number; maxEntries: number };
   timeouts: SessionTimeouts;
   clock: Clock;
+  log: Logger;
 }
 
 type Callback = (err?: unknown, value?: unknown) => void;
@@ -61,7 +63,8 @@ class AnnouncingRedisStore extends RedisStore {
       await change();
     } catch (err) {
       if (cb === undefined) throw err;
-      return cb(err);
+      cb(err);
+      return;
     }
     await this.#announce(sid);
     cb?.();
@@ -88,13 +91,18 @@ export function createRedisSessionBackend(options: RedisSessionOptions): RedisSe
   const ttlSeconds = (record: StoredSessionRecord) =>
     Math.ceil(storeTtlMs(record, options.timeouts, options.clock.now()) / 1000);
   const store = new AnnouncingRedisStore(
-    { client, prefix: sessionPrefix, ttl: (data: SessionData) => ttlSeconds(data as StoredSessionRecord) },
+    { client, prefix: sessionPrefix, ttl: (data: SessionData) => ttlSeconds(data) },
     async (sid) => {
       cache.invalidate(sid);
       if (subscriber === null) return;
       // A lost announcement only delays revocation on other replicas by the cache TTL: never fail
-      // the login or logout for it.
-      await client.publish(channel, sid).catch(() => {});
+      // the login or logout for it, but say so.
+      await client.publish(channel, sid).catch((err: unknown) => {
+        options.log.warn(
+          { err, channel, cacheTtlMs: options.cache.ttl },
+          'session change not announced: other replicas may use their cached copy until it expires',
+        );
+      });
     },
   );
 
