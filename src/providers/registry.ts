@@ -3,8 +3,8 @@
 // config names it: a gateway with one OIDC provider never loads the SAML/XML stack (memory, start-up).
 import type { ProviderConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import type { ReplayCache } from '../session/replay-cache.js';
 import type { IdentityProvider } from './identity-provider.js';
+import type { OneTimeIds } from './one-time-ids.js';
 
 export interface ProviderOptions {
   /** The redirect URI registered at the IdP. */
@@ -14,7 +14,7 @@ export interface ProviderOptions {
   /** {publicUrl}{prefix}: protocols with several endpoints of their own (SAML: metadata, ACS, SLO) derive them from it. */
   gatewayUrl: string;
   /** One-time use of message IDs, shared by the replicas when sessions are in Redis (SAML assertion IDs). */
-  replayCache: ReplayCache;
+  replayCache: OneTimeIds;
 }
 
 type Factories = {

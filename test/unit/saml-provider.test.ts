@@ -17,6 +17,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { fetchedMetadataSource } from '../../src/providers/saml/metadata-source.js';
 import { normaliseCertificate } from '../../src/providers/saml/response-checks.js';
 import { SamlResponseRejected } from '../../src/providers/saml/saml-errors.js';
+import type { OneTimeIds } from '../../src/providers/one-time-ids.js';
 import { createSamlProvider, type SamlServiceProvider } from '../../src/providers/saml/saml-provider.js';
 import { logoutRequestMatches, type SamlSessionInfo } from '../../src/providers/saml-endpoints.js';
 import { MemoryReplayCache, ReplayCacheFull } from '../../src/session/replay-cache.js';
@@ -53,7 +54,7 @@ function config(overrides: Record<string, unknown> = {}): SamlProviderConfig {
 
 function provider(
   overrides: Record<string, unknown> = {},
-  replayCache = new MemoryReplayCache({ clock: { now: () => Date.now() } }),
+  replayCache: OneTimeIds = new MemoryReplayCache({ clock: { now: () => Date.now() } }),
 ): SamlServiceProvider {
   return createSamlProvider(config(overrides), {
     gatewayUrl: GATEWAY,
@@ -111,16 +112,10 @@ describe('SAML provider: accepting login responses', () => {
   });
 
   test('a replay cache that cannot answer refuses rather than accepts', async () => {
-    const broken = { claimOnce: () => Promise.reject(new Error('redis down')), close: () => {} };
-    await assert.rejects(
-      provider({}, broken as unknown as MemoryReplayCache).saml.acceptLoginResponse(
-        samlResponse(),
-        '_request1',
-      ),
-      {
-        code: 'PC_SESSION_STORE_UNAVAILABLE',
-      },
-    );
+    const broken: OneTimeIds = { claimOnce: () => Promise.reject(new Error('redis down')) };
+    await assert.rejects(provider({}, broken).saml.acceptLoginResponse(samlResponse(), '_request1'), {
+      code: 'PC_SESSION_STORE_UNAVAILABLE',
+    });
   });
 
   test('no groups attribute means "nothing said about groups" (undefined), an empty one means none', async () => {
@@ -256,7 +251,7 @@ describe('IdP metadata from a URL', () => {
       expectedEntityId: undefined,
       now: () => Date.now(),
       log: silent,
-      fetch: (() => (replies[calls++] ?? (() => answer(500, '')))()) as typeof fetch,
+      fetch: () => (replies[calls++] ?? (() => answer(500, '')))(),
     });
     const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     try {
@@ -266,7 +261,8 @@ describe('IdP metadata from a URL', () => {
       await wait(50);
       assert.equal(source.current().entityId, IDP_ENTITY, 'the refresh brought a good copy');
       await wait(150);
-      assert.ok(calls >= 4, `refreshed ${calls} times`);
+      const fetched = calls as number; // assert.equal above narrowed `calls` to 1; the refreshes have run since
+      assert.ok(fetched >= 4, `refreshed ${fetched} times`);
       assert.equal(source.current().entityId, IDP_ENTITY, 'failed and junk fetches keep the last good copy');
     } finally {
       source.close();

@@ -12,9 +12,9 @@ import { NAME_ID_FORMATS, type SamlProviderConfig } from '../../config/providers
 import { LoginResponseRejected, SessionStoreUnavailable } from '../../core/errors.js';
 import type { ExternalIdentity } from '../../core/identity.js';
 import type { Logger } from '../../observability/logger.js';
-import type { ReplayCache } from '../../session/replay-cache.js';
 import type { PendingLogin } from '../../core/pending-login.js';
 import type { EndedSession, FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
+import type { OneTimeIds } from '../one-time-ids.js';
 import { samlInfoOf, type SamlEndpoints } from '../saml-endpoints.js';
 import type { IdpDescriptor } from './idp-metadata.js';
 import { checkLogoutRequest, checkLogoutResponse } from './logout-checks.js';
@@ -42,7 +42,8 @@ export interface SamlServiceProvider extends IdentityProvider {
 export interface SamlProviderOptions {
   /** {publicUrl}{prefix}: the SP endpoints are {gatewayUrl}/saml/{id}/metadata, /acs and /slo. */
   gatewayUrl: string;
-  replayCache: ReplayCache;
+  /** One-time use of assertion and LogoutRequest IDs (the gateway's replay cache). */
+  replayCache: OneTimeIds;
   now: () => number;
   log: Logger;
   fetch?: typeof fetch;
@@ -242,27 +243,29 @@ export function createSamlProvider(
     callbackUrl: acsUrl,
     saml: endpoints,
 
-    async startLogin(returnTo: string, now: number): Promise<LoginStart> {
-      const idp = metadata.current();
-      if (idp.wantAuthnRequestsSigned && config.signingKey === undefined && !warnedUnsignedRequests) {
-        warnedUnsignedRequests = true;
-        options.log.warn(
-          { providerId: config.id },
-          'the IdP wants signed AuthnRequests but no signingKey is configured',
-        );
-      }
-      // RelayState carries only this opaque value; the return URL stays server-side in the session.
-      const state = randomBytes(32).toString('base64url');
-      const { url, requestId } = engine.authnRequest(idp, state);
-      const pending: PendingLogin = {
-        providerId: config.id,
-        state,
-        nonce: requestId,
-        codeVerifier: '',
-        returnTo,
-        createdAt: now,
-      };
-      return { authorizationUrl: url, pending };
+    startLogin(returnTo: string, now: number): Promise<LoginStart> {
+      return settled(() => {
+        const idp = metadata.current();
+        if (idp.wantAuthnRequestsSigned && config.signingKey === undefined && !warnedUnsignedRequests) {
+          warnedUnsignedRequests = true;
+          options.log.warn(
+            { providerId: config.id },
+            'the IdP wants signed AuthnRequests but no signingKey is configured',
+          );
+        }
+        // RelayState carries only this opaque value; the return URL stays server-side in the session.
+        const state = randomBytes(32).toString('base64url');
+        const { url, requestId } = engine.authnRequest(idp, state);
+        const pending: PendingLogin = {
+          providerId: config.id,
+          state,
+          nonce: requestId,
+          codeVerifier: '',
+          returnTo,
+          createdAt: now,
+        };
+        return { authorizationUrl: url, pending };
+      });
     },
 
     finishLogin(): Promise<FinishedLogin> {
@@ -273,21 +276,23 @@ export function createSamlProvider(
       );
     },
 
-    async endSessionUrl(_idToken: string | undefined, _postLogoutRedirectUri: string, ended?: EndedSession) {
-      const saml = samlInfoOf(ended);
-      if (saml === null || saml.providerId !== config.id) return undefined;
-      let idp: IdpDescriptor;
-      try {
-        idp = metadata.current();
-      } catch {
-        return undefined; // the local session is gone either way; the IdP's may outlive it
-      }
-      const request = engine.logoutRequest(
-        idp,
-        { nameId: saml.nameId, sessionIndex: saml.sessionIndex },
-        randomBytes(16).toString('base64url'),
-      );
-      return request?.url;
+    endSessionUrl(_idToken: string | undefined, _postLogoutRedirectUri: string, ended?: EndedSession) {
+      return settled(() => {
+        const saml = samlInfoOf(ended);
+        if (saml === null || saml.providerId !== config.id) return undefined;
+        let idp: IdpDescriptor;
+        try {
+          idp = metadata.current();
+        } catch {
+          return undefined; // the local session is gone either way; the IdP's may outlive it
+        }
+        const request = engine.logoutRequest(
+          idp,
+          { nameId: saml.nameId, sessionIndex: saml.sessionIndex },
+          randomBytes(16).toString('base64url'),
+        );
+        return request?.url;
+      });
     },
 
     close() {
@@ -303,4 +308,11 @@ function parse(xml: string, reject: SamlRejecter): XmlDocument {
     if (err instanceof SamlXmlError) throw reject('malformed', err.message);
     throw err;
   }
+}
+
+/** `run()` as a promise and its throw as a rejection, as an async function without an await would give. */
+function settled<T>(run: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    resolve(run());
+  });
 }
