@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-// Entry point: dispatch to one command.
+// Entry point: dispatch to one command. Each command's module is loaded only when it runs, so
+// `hash-password` loads argon2 alone, not the gateway's Redis clients and session stores.
 import { Command } from 'commander';
-import { runCheckConfig } from './cli/check-config.js';
-import { runHashPassword } from './cli/hash-password.js';
-import { runServe } from './cli/serve.js';
 
 const program = new Command()
   .name('portcullis')
@@ -24,15 +22,19 @@ program
   .description('run the gateway')
   .option('-c, --config <file>', 'YAML or JSON config file (or PORTCULLIS_CONFIG)')
   .action(async (options: { config?: string }) => {
-    process.exitCode = await runServe(configFrom(options.config));
+    const file = configFrom(options.config);
+    const { runServe } = await import('./cli/serve.js');
+    process.exitCode = await runServe(file);
   });
 
 program
   .command('check-config')
   .description('validate a config file without serving')
   .argument('[file]', 'config file (or PORTCULLIS_CONFIG)')
-  .action((file: string | undefined) => {
-    process.exitCode = runCheckConfig(configFrom(file), { log: console.log, error: console.error });
+  .action(async (file: string | undefined) => {
+    const path = configFrom(file);
+    const { runCheckConfig } = await import('./cli/check-config.js');
+    process.exitCode = runCheckConfig(path, { log: console.log, error: console.error });
   });
 
 program
@@ -41,6 +43,7 @@ program
   // Accepted only to be refused with a clear message: a password in argv leaks to shell history and ps.
   .allowExcessArguments(true)
   .action(async (_options: unknown, command: Command) => {
+    const { runHashPassword } = await import('./cli/hash-password.js');
     process.exitCode = await runHashPassword(command.args, {
       input: process.stdin,
       out: (text) => process.stdout.write(text),

@@ -60,12 +60,14 @@ export function createNativeLoginRoutes(deps: NativeLoginRoutesDeps): Router {
     );
     switch (outcome.kind) {
       case 'success':
-        return sendRedirect(res, 303, returnTo);
+        sendRedirect(res, 303, returnTo);
+        return;
       case 'refused':
-        return renderForm(res, 401, { csrf, returnTo, username: form.username, error: NATIVE_LOGIN_REFUSED });
+        renderForm(res, 401, { csrf, returnTo, username: form.username, error: NATIVE_LOGIN_REFUSED });
+        return;
       case 'rate-limited': {
         const seconds = Math.ceil(outcome.retryAfterMs / 1000);
-        return renderForm(
+        renderForm(
           res,
           429,
           {
@@ -76,6 +78,7 @@ export function createNativeLoginRoutes(deps: NativeLoginRoutesDeps): Router {
           },
           { 'retry-after': String(seconds) },
         );
+        return;
       }
     }
   });
