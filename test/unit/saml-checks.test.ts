@@ -12,10 +12,10 @@ import { readRedirectMessage, verifyRedirectSignature } from '../../src/provider
 import {
   checkAssertion,
   checkResponseEnvelope,
-  normaliseCertificate,
   type ResponseExpectations,
   type VerifiedAssertion,
 } from '../../src/providers/saml/response-checks.js';
+import { normaliseCertificate } from '../../src/providers/saml/signature-shape.js';
 import {
   rejectLogout,
   rejectResponse,
@@ -210,6 +210,13 @@ describe('response and assertion checks', () => {
     assert.throws(() => check(injected), refusedFor('comment'));
   });
 
+  test('a NameID holding a control character is refused, although the signature verifies', () => {
+    for (const nameId of ['alice\n@example.com', 'alice\t@example.com', 'alice\u007f@example.com']) {
+      assert.throws(() => check(signedResponse({ nameId })), refusedFor('subject'), JSON.stringify(nameId));
+    }
+    assert.equal(check(signedResponse({ nameId: ' alice@example.com\n' })).nameId.value, 'alice@example.com');
+  });
+
   test('audience, recipient and destination must name this SP', () => {
     assert.throws(
       () => check(signedResponse({ audience: 'https://other.example/sp' })),
@@ -274,13 +281,19 @@ describe('response and assertion checks', () => {
 
 describe('LogoutRequest checks', () => {
   const logoutRequest = (
-    overrides: { destination?: string; issuer?: string; issued?: number; extra?: string } = {},
+    overrides: {
+      destination?: string;
+      issuer?: string;
+      issued?: number;
+      nameId?: string;
+      extra?: string;
+    } = {},
   ) =>
     parseStrictXml(
       `<samlp:LogoutRequest xmlns:samlp="${NS.protocol}" xmlns:saml="${NS.assertion}" ID="_lr1" Version="2.0"` +
         ` IssueInstant="${new Date(overrides.issued ?? Date.now()).toISOString()}" Destination="${overrides.destination ?? SLO}">` +
         `<saml:Issuer>${overrides.issuer ?? IDP_ENTITY}</saml:Issuer>` +
-        `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">alice@example.com</saml:NameID>` +
+        `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${overrides.nameId ?? 'alice@example.com'}</saml:NameID>` +
         `<samlp:SessionIndex>_s1</samlp:SessionIndex>${overrides.extra ?? ''}</samlp:LogoutRequest>`,
     );
   const expect = () => ({
@@ -297,6 +310,20 @@ describe('LogoutRequest checks', () => {
     assert.equal(request.id, '_lr1');
     assert.equal(request.nameId.value, 'alice@example.com');
     assert.deepEqual(request.sessionIndexes, ['_s1']);
+  });
+
+  test('refuses a NameID holding a control character, as login responses do (one NameID reader)', () => {
+    for (const nameId of ['alice&#10;@example.com', 'alice\t@example.com', 'alice\u007f@example.com']) {
+      assert.throws(
+        () => checkLogoutRequest(logoutRequest({ nameId }), expect(), rejectLogout),
+        refused('subject'),
+        JSON.stringify(nameId),
+      );
+    }
+    assert.throws(
+      () => checkLogoutRequest(logoutRequest({ nameId: '  ' }), expect(), rejectLogout),
+      refused('subject'),
+    );
   });
 
   test('refuses a wrong destination or issuer, an old request, and an embedded signature', () => {

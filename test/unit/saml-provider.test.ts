@@ -15,7 +15,7 @@ import {
 import { ProviderUnavailable } from '../../src/core/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { fetchedMetadataSource } from '../../src/providers/saml/metadata-source.js';
-import { normaliseCertificate } from '../../src/providers/saml/response-checks.js';
+import { normaliseCertificate } from '../../src/providers/saml/signature-shape.js';
 import { SamlResponseRejected } from '../../src/providers/saml/saml-errors.js';
 import type { OneTimeIds } from '../../src/providers/one-time-ids.js';
 import { createSamlProvider, type SamlServiceProvider } from '../../src/providers/saml/saml-provider.js';

@@ -2,7 +2,7 @@
 // certificates it signs with, and its HTTP-Redirect SSO and SLO endpoints. The metadata is the trust
 // anchor: every response is checked against these certificates and nothing else.
 import { X509Certificate } from 'node:crypto';
-import { normaliseCertificate } from './response-checks.js';
+import { normaliseCertificate } from './signature-shape.js';
 import { SAML_NS, attribute, childElements, descendants, is, parseStrictXml, textOnly } from './saml-xml.js';
 import type { XmlDocument, XmlElement } from './xml-dom.js';
 

@@ -1,13 +1,14 @@
 // The gateway's own checks on single-logout messages from the IdP (HTTP-Redirect binding), on top of
 // samlify's. The detached signature over the query is verified separately (redirect-binding.ts); an
 // XML signature inside a redirect-bound message is not what was verified, so it is refused.
+import type { SamlLogoutRequest } from '../saml-endpoints.js';
 import {
   checkIssuer,
   parseSamlInstant,
+  readNameId,
   STATUS_SUCCESS,
-  type SamlNameId,
   type TrustedIdp,
-} from './response-checks.js';
+} from './message-fields.js';
 import type { SamlRejecter } from './saml-errors.js';
 import {
   SAML_NS,
@@ -30,20 +31,11 @@ export interface LogoutExpectations {
   skewMs: number;
 }
 
-export interface CheckedLogoutRequest {
-  readonly id: string;
-  readonly nameId: SamlNameId;
-  /** Empty: every session of the subject. */
-  readonly sessionIndexes: readonly string[];
-  /** Until when the request is acceptable (its ID stays in the replay cache that long). */
-  readonly validUntil: number;
-}
-
 export function checkLogoutRequest(
   doc: XmlDocument,
   expect: LogoutExpectations,
   reject: SamlRejecter,
-): CheckedLogoutRequest {
+): SamlLogoutRequest {
   const root = rootNamed(doc, 'LogoutRequest', reject);
   const id = commonChecks(doc, root, expect, reject);
   const issued = parseSamlInstant(attribute(root, 'IssueInstant'), 'IssueInstant', reject) as number;
@@ -53,15 +45,7 @@ export function checkLogoutRequest(
   if (notOnOrAfter !== null && expect.now - expect.skewMs >= notOnOrAfter)
     throw reject('expired', 'LogoutRequest NotOnOrAfter has passed');
 
-  for (const other of ['BaseID', 'EncryptedID']) {
-    if (childElements(root, SAML_NS.assertion, other).length > 0)
-      throw reject('subject', `LogoutRequest with ${other} is not supported`);
-  }
-  const nameIds = childElements(root, SAML_NS.assertion, 'NameID');
-  if (nameIds.length !== 1) throw reject('subject', `LogoutRequest has ${nameIds.length} NameID elements`);
-  const nameIdElement = nameIds[0] as XmlElement;
-  const value = textOnly(nameIdElement)?.trim() ?? '';
-  if (value === '') throw reject('subject', 'NameID is empty or not plain text');
+  const nameId = readNameId(root, 'LogoutRequest', reject);
   const sessionIndexes = childElements(root, SAML_NS.protocol, 'SessionIndex').map((element) => {
     const index = textOnly(element)?.trim() ?? '';
     if (index === '') throw reject('malformed', 'empty SessionIndex');
@@ -69,12 +53,7 @@ export function checkLogoutRequest(
   });
   return {
     id,
-    nameId: {
-      value,
-      format: attribute(nameIdElement, 'Format'),
-      nameQualifier: attribute(nameIdElement, 'NameQualifier'),
-      spNameQualifier: attribute(nameIdElement, 'SPNameQualifier'),
-    },
+    nameId,
     sessionIndexes,
     validUntil: Math.min(notOnOrAfter ?? Infinity, issued + LOGOUT_REQUEST_MAX_AGE_MS) + expect.skewMs,
   };

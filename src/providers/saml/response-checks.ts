@@ -1,6 +1,7 @@
 // The gateway's own checks on a SAML login response, on top of samlify's (which verifies a signature,
-// the status, the issuer and the time window only). Pure functions over a strictly parsed DOM; the
-// cryptographic check of one given <ds:Signature> element is injected (samlify-adapter.ts).
+// the status, the issuer and the time window only). Pure functions over a strictly parsed DOM; a
+// signature's shape is checked in signature-shape.ts, and the cryptographic check of one given
+// <ds:Signature> element is injected (samlify-adapter.ts).
 //
 // The rule that defeats signature wrapping (XSW1-8): the document must hold exactly one assertion, a
 // direct child of the one Response; every ID in the document is unique; a <ds:Signature> may sit only
@@ -8,6 +9,14 @@
 // assertion's own signature has exactly one Reference whose URI is '#' + that assertion's ID, and it
 // verifies with a certificate from the IdP's metadata. Everything identity-bearing is read from that
 // very element. A signed Response alone is not enough: the assertion itself must be signed.
+import type { SamlNameId } from '../saml-endpoints.js';
+import {
+  checkIssuer,
+  parseSamlInstant,
+  readNameId,
+  STATUS_SUCCESS,
+  type TrustedIdp,
+} from './message-fields.js';
 import type { SamlRejecter } from './saml-errors.js';
 import {
   SAML_NS,
@@ -20,51 +29,16 @@ import {
   isElement,
   textOnly,
 } from './saml-xml.js';
+import { checkKeyInfo, checkSignatureShape, type SignatureVerifier } from './signature-shape.js';
 import type { XmlDocument, XmlElement } from './xml-dom.js';
 
-export const STATUS_SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
 const BEARER_METHOD = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
-const ENTITY_FORMAT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:entity';
-const ENVELOPED_SIGNATURE = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
 
-const CANONICALIZATIONS: ReadonlySet<string> = new Set([
-  'http://www.w3.org/2001/10/xml-exc-c14n#',
-  'http://www.w3.org/2001/10/xml-exc-c14n#WithComments',
-  'http://www.w3.org/TR/2001/REC-xml-c14n-20010315',
-  'http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments',
-]);
-const TRANSFORMS: ReadonlySet<string> = new Set([ENVELOPED_SIGNATURE, ...CANONICALIZATIONS]);
-/** No SHA-1 (collisions are practical), no HMAC (a public key must never act as a shared secret). */
-const SIGNATURE_METHODS: ReadonlySet<string> = new Set([
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-  'http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1',
-  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
-]);
-const DIGEST_METHODS: ReadonlySet<string> = new Set([
-  'http://www.w3.org/2001/04/xmlenc#sha256',
-  'http://www.w3.org/2001/04/xmlenc#sha512',
-]);
 /** The attribute names xml-crypto resolves a Reference URI against; each value must be unique. */
 const ID_ATTRIBUTE_NAMES: ReadonlySet<string> = new Set(['ID', 'Id', 'id']);
 
 /** Assertions valid for longer than this are refused: the replay cache must outlive every assertion it accepts. */
 export const MAX_ASSERTION_VALIDITY_MS = 24 * 3_600_000;
-
-/**
- * True when `signature`, an element of the parse of `xml`, is cryptographically valid under one of
- * `certificates` (base64 DER, as in metadata). KeyInfo is never trusted as a key source.
- */
-export type SignatureVerifier = (
-  xml: string,
-  signature: XmlElement,
-  certificates: readonly string[],
-) => boolean;
-
-export interface TrustedIdp {
-  entityId: string;
-  /** Base64 DER bodies of the signing certificates the IdP's metadata lists. */
-  signingCertificates: readonly string[];
-}
 
 export interface ResponseExpectations {
   idp: TrustedIdp;
@@ -74,13 +48,6 @@ export interface ResponseExpectations {
   expectedRequestId: string | null;
   now: number;
   skewMs: number;
-}
-
-export interface SamlNameId {
-  readonly value: string;
-  readonly format: string | null;
-  readonly nameQualifier: string | null;
-  readonly spNameQualifier: string | null;
 }
 
 export interface VerifiedAssertion {
@@ -180,7 +147,7 @@ export function checkAssertion(
   checkIssueInstant(assertion, expect, reject);
 
   const subject = exactlyOne(assertion, SAML_NS.assertion, 'Subject', 'Assertion', reject);
-  const nameId = readNameId(subject, reject);
+  const nameId = readNameId(subject, 'Subject', reject);
   const confirmedUntil = checkSubjectConfirmation(subject, expect, reject);
   const conditionsUntil = checkConditions(assertion, expect, reject);
   const validUntil = Math.min(confirmedUntil, conditionsUntil ?? Infinity);
@@ -255,78 +222,6 @@ function requiredId(element: XmlElement, what: string, reject: SamlRejecter): st
   return id;
 }
 
-/**
- * The enveloped-signature shape SAML requires (saml-core §5.4): one SignedInfo, one Reference, its URI
- * '#' + the parent element's ID, only enveloped-signature and canonicalisation transforms, allowed
- * algorithms, and no ds:Object (where XSW6 and XSW8 hide the original assertion).
- */
-export function checkSignatureShape(
-  signature: XmlElement,
-  expectedId: string,
-  what: string,
-  reject: SamlRejecter,
-): void {
-  if (childElements(signature, SAML_NS.dsig, 'Object').length > 0)
-    throw reject('wrapping', `${what} signature carries ds:Object`);
-  const signedInfos = childElements(signature, SAML_NS.dsig, 'SignedInfo');
-  if (signedInfos.length !== 1) throw reject('signature', `${what} signature without exactly one SignedInfo`);
-  const signedInfo = signedInfos[0] as XmlElement;
-  const c14n = algorithmOf(signedInfo, 'CanonicalizationMethod');
-  if (c14n === null || !CANONICALIZATIONS.has(c14n))
-    throw reject('unsupported', `${what} canonicalization ${c14n}`);
-  const method = algorithmOf(signedInfo, 'SignatureMethod');
-  if (method === null || !SIGNATURE_METHODS.has(method))
-    throw reject('unsupported', `${what} signature method ${method}`);
-
-  const references = childElements(signedInfo, SAML_NS.dsig, 'Reference');
-  if (references.length !== 1)
-    throw reject('wrapping', `${what} signature has ${references.length} references`);
-  const reference = references[0] as XmlElement;
-  if (attribute(reference, 'URI') !== `#${expectedId}`) {
-    throw reject(
-      'wrapping',
-      `${what} signature references ${JSON.stringify(attribute(reference, 'URI'))}, not its ${what}`,
-    );
-  }
-  const transformsParents = childElements(reference, SAML_NS.dsig, 'Transforms');
-  const transforms = transformsParents.flatMap((parent) => childElements(parent, SAML_NS.dsig, 'Transform'));
-  const algorithms = transforms.map((transform) => attribute(transform, 'Algorithm') ?? '');
-  if (transformsParents.length !== 1 || !algorithms.includes(ENVELOPED_SIGNATURE)) {
-    throw reject('signature', `${what} signature is not an enveloped signature`);
-  }
-  const odd = algorithms.find((algorithm) => !TRANSFORMS.has(algorithm));
-  if (odd !== undefined) throw reject('unsupported', `${what} signature transform ${odd}`);
-  const digest = algorithmOf(reference, 'DigestMethod');
-  if (digest === null || !DIGEST_METHODS.has(digest)) throw reject('unsupported', `${what} digest ${digest}`);
-}
-
-function algorithmOf(parent: XmlElement, localName: string): string | null {
-  const elements = childElements(parent, SAML_NS.dsig, localName);
-  return elements.length === 1 ? attribute(elements[0] as XmlElement, 'Algorithm') : null;
-}
-
-/**
- * A certificate in KeyInfo is never used to verify; one that is not in the IdP's metadata means the
- * message was signed by someone else (re-signed with the attacker's own key), so it is refused early.
- */
-function checkKeyInfo(signature: XmlElement, idp: TrustedIdp, reject: SamlRejecter): void {
-  for (const keyInfo of childElements(signature, SAML_NS.dsig, 'KeyInfo')) {
-    for (const data of childElements(keyInfo, SAML_NS.dsig, 'X509Data')) {
-      for (const certificate of childElements(data, SAML_NS.dsig, 'X509Certificate')) {
-        const body = normaliseCertificate(textOnly(certificate) ?? '');
-        if (!idp.signingCertificates.includes(body)) {
-          throw reject('signature', 'signed with a certificate the IdP metadata does not list');
-        }
-      }
-    }
-  }
-}
-
-/** A certificate's base64 DER body without PEM armour or whitespace. */
-export function normaliseCertificate(text: string): string {
-  return text.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
-}
-
 // ---------------------------------------------------------------------------------------------
 // Fields
 
@@ -341,15 +236,6 @@ function exactlyOne(
   if (found.length !== 1)
     throw reject('malformed', `${what} must have exactly one ${localName}, has ${found.length}`);
   return found[0] as XmlElement;
-}
-
-export function checkIssuer(issuer: XmlElement, entityId: string, what: string, reject: SamlRejecter): void {
-  const format = attribute(issuer, 'Format');
-  if (format !== null && format !== ENTITY_FORMAT)
-    throw reject('issuer', `${what} Issuer has Format ${format}`);
-  const value = textOnly(issuer);
-  if (value?.trim() !== entityId)
-    throw reject('issuer', `${what} Issuer ${JSON.stringify(value)} is not ${entityId}`);
 }
 
 function checkStatus(response: XmlElement, reject: SamlRejecter): void {
@@ -376,16 +262,6 @@ function checkInResponseTo(
   }
 }
 
-/** SAML times are UTC xs:dateTime (saml-core §1.3.3); anything else is refused rather than guessed at. */
-export function parseSamlInstant(text: string | null, what: string, reject: SamlRejecter): number | null {
-  if (text === null) return null;
-  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/.exec(text);
-  const ms = match === null ? NaN : Date.parse(`${match[1]}.${(match[2] ?? '').padEnd(3, '0').slice(0, 3)}Z`);
-  if (Number.isNaN(ms))
-    throw reject('malformed', `${what} is not a UTC xs:dateTime: ${JSON.stringify(text)}`);
-  return ms;
-}
-
 function checkIssueInstant(element: XmlElement, expect: ResponseExpectations, reject: SamlRejecter): void {
   const issued = parseSamlInstant(
     attribute(element, 'IssueInstant'),
@@ -410,26 +286,6 @@ function checkWindow(
   if (notOnOrAfter !== null && expect.now - expect.skewMs >= notOnOrAfter)
     throw reject('expired', `${what} NotOnOrAfter has passed`);
   return { notOnOrAfter };
-}
-
-function readNameId(subject: XmlElement, reject: SamlRejecter): SamlNameId {
-  for (const other of ['BaseID', 'EncryptedID']) {
-    if (childElements(subject, SAML_NS.assertion, other).length > 0)
-      throw reject('subject', `Subject with ${other} is not supported`);
-  }
-  const nameIds = childElements(subject, SAML_NS.assertion, 'NameID');
-  if (nameIds.length !== 1) throw reject('subject', `Subject has ${nameIds.length} NameID elements`);
-  const nameId = nameIds[0] as XmlElement;
-  const text = textOnly(nameId);
-  const value = text?.trim() ?? '';
-  if (text === null || value === '' || /[\u0000-\u001f\u007f]/.test(value))
-    throw reject('subject', 'NameID is empty or not plain text');
-  return {
-    value,
-    format: attribute(nameId, 'Format'),
-    nameQualifier: attribute(nameId, 'NameQualifier'),
-    spNameQualifier: attribute(nameId, 'SPNameQualifier'),
-  };
 }
 
 /**

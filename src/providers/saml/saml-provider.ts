@@ -20,11 +20,11 @@ import type { IdpDescriptor } from './idp-metadata.js';
 import { checkLogoutRequest, checkLogoutResponse } from './logout-checks.js';
 import { fetchedMetadataSource, staticMetadataSource, type IdpMetadataSource } from './metadata-source.js';
 import { readRedirectMessage, verifyRedirectSignature } from './redirect-binding.js';
+import type { TrustedIdp } from './message-fields.js';
 import {
   checkAssertion,
   checkResponseEnvelope,
   type ResponseExpectations,
-  type TrustedIdp,
   type VerifiedAssertion,
 } from './response-checks.js';
 import { rejectLogout, rejectResponse, type SamlRejecter } from './saml-errors.js';
