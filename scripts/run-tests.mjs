@@ -1,9 +1,24 @@
 #!/usr/bin/env node
-// Runs every test/**/*.test.ts file with node:test through tsx.
+// Runs test/**/*.test.ts files with node:test through tsx.
 // Node 20's `--test` neither expands globs nor discovers .ts files, so the list is built here.
+//
 // Usage: node scripts/run-tests.mjs [folder-or-file ...]   (default: test/)
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+//   npm run test:unit          test/unit: pure code, no sockets, no child processes
+//   npm run test:integration   test/integration, test/security, test/contract: real servers and services
+//   npm run test:e2e           test/e2e: a real browser (Debian's chromium)
+//   npm test                   all of test/
+//
+// Environment:
+//   PORTCULLIS_TEST_TIME_SCALE  multiplies every deadline (default 1; they also grow with the load average)
+//   PORTCULLIS_TEST_CONCURRENCY how many test files run at once (default: the CPU count, 2 at least)
+//
+// No process outlives the run: every child a test starts is recorded (test/support/processes.ts) in a
+// folder this script creates (PORTCULLIS_TEST_PID_DIR). The test files run in a process group of their
+// own; on SIGINT/SIGTERM that group is ended, and at the end of the run, interrupted or not, whatever is
+// still recorded is killed by PID (after checking its start time, so a reused PID is left alone).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function collect(path) {
@@ -19,9 +34,108 @@ if (files.length === 0) {
   console.error('run-tests: no test files found');
   process.exit(1);
 }
-const result = spawnSync(
+
+// Per-test timeout: generous, since integration tests start servers; scaled like test/support/timing.ts.
+const configuredScale = Number(process.env.PORTCULLIS_TEST_TIME_SCALE ?? '1');
+const scale =
+  (Number.isFinite(configuredScale) && configuredScale > 0 ? configuredScale : 1) *
+  Math.max(1, (loadavg()[0] ?? 0) / availableParallelism());
+const timeoutMs = Math.round(180_000 * scale);
+const concurrency = Number(process.env.PORTCULLIS_TEST_CONCURRENCY ?? Math.max(2, availableParallelism()));
+
+const pidDir = mkdtempSync(join(tmpdir(), 'portcullis-test-pids-'));
+const started = Date.now();
+const runner = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
-  { stdio: 'inherit' },
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...files],
+  {
+    stdio: 'inherit',
+    // Its own process group: the test files' processes can be ended together, by the group's id.
+    detached: true,
+    env: { ...process.env, PORTCULLIS_TEST_PID_DIR: pidDir },
+  },
 );
-process.exit(result.status ?? 1);
+
+function startTimeOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills every process group still recorded in the PID folder whose leader is the process recorded. */
+function sweep() {
+  const left = [];
+  let entries = [];
+  try {
+    entries = readdirSync(pidDir);
+  } catch {
+    return left;
+  }
+  for (const entry of entries) {
+    let record;
+    try {
+      record = JSON.parse(readFileSync(join(pidDir, entry), 'utf8'));
+    } catch {
+      continue;
+    }
+    const alive = record.startTime !== undefined && startTimeOf(record.pid) === record.startTime;
+    if (alive) {
+      killGroup(record.pid, 'SIGKILL');
+      left.push(`${record.name} (pid ${record.pid}: ${record.command})`);
+    }
+  }
+  return left;
+}
+
+function finish(code) {
+  const left = sweep();
+  rmSync(pidDir, { recursive: true, force: true });
+  if (left.length > 0) {
+    console.error(
+      `run-tests: killed ${left.length} process(es) the tests had not stopped:\n  ${left.join('\n  ')}`,
+    );
+  }
+  console.error(`run-tests: ${files.length} file(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  process.exit(code);
+}
+
+let interrupted;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (interrupted !== undefined) return;
+    interrupted = signal;
+    console.error(`\nrun-tests: ${signal}: stopping the test files and everything they started`);
+    killGroup(runner.pid, 'SIGTERM');
+    // Test files get a moment to stop what they started themselves; then the group is killed.
+    setTimeout(() => {
+      killGroup(runner.pid, 'SIGKILL');
+      finish(signal === 'SIGINT' ? 130 : 143);
+    }, 5_000).unref();
+  });
+}
+
+runner.on('exit', (code, signal) => {
+  if (interrupted !== undefined) {
+    // The test files got SIGTERM with the runner: a moment to stop what they started, then the rest goes.
+    setTimeout(() => {
+      killGroup(runner.pid, 'SIGKILL');
+      finish(interrupted === 'SIGINT' ? 130 : 143);
+    }, 2_000);
+    return;
+  }
+  // A test file still running after its runner ended would still be in the group.
+  killGroup(runner.pid, 'SIGKILL');
+  finish(code ?? (signal === null ? 1 : 128));
+});

@@ -1,17 +1,17 @@
 // `npm run demo` is the newcomer's first command: run it as a process, sign in as alice and bob
 // through it, and check what the echo app shows.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loginAtLocalIdp, TestBrowser } from '../support/browser.js';
 import { freePort } from '../support/free-port.js';
+import { startProcess, type StartedProcess } from '../support/processes.js';
+import { waitUntil } from '../support/timing.js';
 
 describe('npm run demo', () => {
-  let demo: ChildProcess;
-  let output = '';
+  let demo: StartedProcess | undefined;
   let publicUrl: string;
   let dataDir: string;
 
@@ -19,28 +19,25 @@ describe('npm run demo', () => {
     const [gatewayPort, idpPort, echoPort] = [await freePort(), await freePort(), await freePort()];
     publicUrl = `http://localhost:${gatewayPort}`;
     dataDir = mkdtempSync(join(tmpdir(), 'portcullis-demo-'));
-    demo = spawn(process.execPath, ['--import', 'tsx', 'dev/demo.ts'], {
+    let output = '';
+    const started = startProcess('npm run demo', process.execPath, ['--import', 'tsx', 'dev/demo.ts'], {
       env: {
-        ...process.env,
         DEMO_GATEWAY_PORT: String(gatewayPort),
         DEMO_IDP_PORT: String(idpPort),
         DEMO_ECHO_PORT: String(echoPort),
         PORTCULLIS_DATA_DIR: dataDir,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      onOutput: (text) => (output += text),
     });
-    demo.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    demo.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('Portcullis demo is running')) {
-      if (Date.now() > deadline || demo.exitCode !== null) throw new Error(`demo did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    demo = started;
+    await waitUntil(() => output.includes('Portcullis demo is running'), {
+      what: 'the demo to print its banner',
+      failFast: () => (started.hasExited() ? `the demo exited:\n${started.output()}` : undefined),
+      detail: started.output,
+    });
   });
   after(async () => {
-    const exited = new Promise((resolve) => demo.once('exit', resolve));
-    demo.kill('SIGTERM');
-    await exited;
+    await demo?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

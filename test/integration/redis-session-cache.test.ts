@@ -10,6 +10,7 @@ import { loginAtLocalIdp, TestBrowser } from '../support/browser.js';
 import { startStack, type GatewayInstance, type Stack } from '../support/gateway-stack.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 import { requireBinary } from '../support/services.js';
+import { waitUntil } from '../support/timing.js';
 
 const redisBinary = requireBinary('redis-server', 'redis-server');
 const api = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
@@ -120,14 +121,16 @@ describe(
       assert.equal(await statusOn(browser, replicaUrl), 401);
       // Once subscribed again, caching resumes and announcements work.
       let status = 0;
-      for (let i = 0; i < 50; i += 1) {
-        const again = await signedInBrowser();
-        await statusOn(again, replicaUrl);
-        await deleteSessionsSilently();
-        status = await statusOn(again, replicaUrl);
-        if (status === 200) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitUntil(
+        async () => {
+          const again = await signedInBrowser();
+          await statusOn(again, replicaUrl);
+          await deleteSessionsSilently();
+          status = await statusOn(again, replicaUrl);
+          return status === 200;
+        },
+        { what: 'the replica to cache again', intervalMs: 100, timeoutMs: 30_000 },
+      ).catch(() => undefined);
       assert.equal(status, 200, 'the replica caches again after re-subscribing');
     });
 
@@ -138,10 +141,13 @@ describe(
       admin.disconnect();
       await redis.close();
       let response = await browser.request(`${replicaUrl}/`, { headers: api });
-      for (let i = 0; i < 50 && response.status !== 503; i += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        response = await browser.request(`${replicaUrl}/`, { headers: api });
-      }
+      await waitUntil(
+        async () => {
+          response = await browser.request(`${replicaUrl}/`, { headers: api });
+          return response.status === 503;
+        },
+        { what: 'the replica to notice Redis is gone', intervalMs: 100, timeoutMs: 30_000 },
+      ).catch(() => undefined);
       assert.equal(response.status, 503);
       assert.equal((JSON.parse(response.body) as { error: string }).error, 'PC_SESSION_STORE_UNAVAILABLE');
       // Public routes do not need the store.

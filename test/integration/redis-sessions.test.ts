@@ -15,6 +15,7 @@ import {
 } from '../support/gateway-stack.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 import { requireBinary } from '../support/services.js';
+import { waitUntil } from '../support/timing.js';
 
 const redisBinary = requireBinary('redis-server', 'redis-server');
 const api = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
@@ -114,11 +115,13 @@ describe(
         await assert.rejects(startGatewayFromRaw(stack.rawConfig, port), { code: 'EADDRINUSE' });
         // The failed gateway's Redis connections (commands, pub/sub) are closed, not left open.
         let countAfter = 0;
-        for (let i = 0; i < 20; i += 1) {
-          countAfter = (await clients()).trim().split('\n').length;
-          if (countAfter <= countBefore) break;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await waitUntil(
+          async () => {
+            countAfter = (await clients()).trim().split('\n').length;
+            return countAfter <= countBefore;
+          },
+          { what: "the failed gateway's Redis connections to close", timeoutMs: 10_000 },
+        ).catch(() => undefined);
         assert.equal(countAfter, countBefore);
       } finally {
         taken.close();

@@ -7,6 +7,7 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type Se
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startPublicGateway, type GatewayInstance } from '../support/gateway-stack.js';
+import { waitUntil } from '../support/timing.js';
 
 interface Received {
   method: string;
@@ -142,10 +143,11 @@ describe('forwarding requests and responses to the app', () => {
     assert.equal(answer.status, 201);
     assert.equal(answer.body, `echo ${body.length}`);
     const seen = received.at(-1);
-    assert.equal(seen?.method, 'POST');
-    assert.equal(seen?.url, '/upload?q=1');
-    assert.equal(seen?.body, body);
-    assert.equal(seen?.headers['content-length'], String(Buffer.byteLength(body)));
+    assert.ok(seen);
+    assert.equal(seen.method, 'POST');
+    assert.equal(seen.url, '/upload?q=1');
+    assert.equal(seen.body, body);
+    assert.equal(seen.headers['content-length'], String(Buffer.byteLength(body)));
   });
 
   test('a chunked body arrives intact', async () => {
@@ -171,8 +173,9 @@ describe('forwarding requests and responses to the app', () => {
     const answer = await send(gateway.gateway.port, '/ipv6/x');
     assert.equal(answer.status, 201);
     const seen = received.at(-1);
-    assert.equal(seen?.url, '/ipv6/x');
-    assert.equal(seen?.headers.host, `[::1]:${appPort6}`);
+    assert.ok(seen);
+    assert.equal(seen.url, '/ipv6/x');
+    assert.equal(seen.headers.host, `[::1]:${appPort6}`);
   });
 
   test('hop-by-hop request headers stop at the gateway', async () => {
@@ -194,6 +197,22 @@ describe('forwarding requests and responses to the app', () => {
     assert.equal(answer.body, 'ok');
   });
 
+  /** The app's record of the one request to `url` (each of these tests uses its own path). */
+  function receivedAt(url: string): Promise<Received> {
+    return waitUntil(() => received.find((entry) => entry.url === url), {
+      what: `the app to receive ${url}`,
+      intervalMs: 10,
+    });
+  }
+
+  /** Waits until the gateway has ended the app's side of `entry` (the client left). */
+  async function closedEarly(entry: Received): Promise<boolean> {
+    return waitUntil(() => entry.closedEarly, {
+      what: `the gateway to end the upstream request to ${entry.url}`,
+      intervalMs: 10,
+    }).catch(() => false);
+  }
+
   test('a client that leaves mid-response ends the upstream request too', async () => {
     await new Promise<void>((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port: gateway.gateway.port, path: '/slow', agent: false });
@@ -206,34 +225,18 @@ describe('forwarding requests and responses to the app', () => {
       req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
       req.end();
     });
-    const seen = received.at(-1);
-    for (let i = 0; i < 50 && seen?.closedEarly !== true; i += 1) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(seen?.url, '/slow');
-    assert.equal(seen?.closedEarly, true);
+    const seen = await receivedAt('/slow');
+    assert.equal(await closedEarly(seen), true);
   });
 
   test('a client that leaves before the app answers ends the upstream request, and the gateway stays up', async () => {
-    await new Promise<void>((resolve) => {
-      const req = httpRequest({
-        host: '127.0.0.1',
-        port: gateway.gateway.port,
-        path: '/hangs',
-        agent: false,
-      });
-      req.on('error', () => resolve());
-      req.end();
-      setTimeout(() => {
-        req.destroy();
-        resolve();
-      }, 150);
-    });
-    let seen = received.at(-1);
-    for (let i = 0; i < 50 && seen?.closedEarly !== true; i += 1) {
-      await new Promise((r) => setTimeout(r, 20));
-      seen = received.at(-1);
-    }
-    assert.equal(seen?.url, '/hangs');
-    assert.equal(seen?.closedEarly, true);
+    const req = httpRequest({ host: '127.0.0.1', port: gateway.gateway.port, path: '/hangs', agent: false });
+    req.on('error', () => {}); // the client's own destroy() below
+    req.end();
+    // Leave once the request has reached the app (which never answers), however long that takes.
+    const seen = await receivedAt('/hangs');
+    req.destroy();
+    assert.equal(await closedEarly(seen), true);
     assert.equal((await send(gateway.gateway.port, '/after')).status, 201);
   });
 

@@ -1,11 +1,12 @@
 // A private nginx for tests: its own prefix directory and config, on a free loopback port,
-// started in the foreground (daemon off) so close() stops exactly this process.
-import { spawn, type ChildProcess } from 'node:child_process';
+// started in the foreground (daemon off) so close() stops exactly this process and its worker.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startProcess } from './processes.js';
 import { findBinary } from './services.js';
+import { waitUntil } from './timing.js';
 
 export interface TestNginx {
   port: number;
@@ -40,30 +41,23 @@ http {
 }
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!(await listening(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`nginx did not start: ${stderr}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  const nginx = startProcess('nginx', binary, ['-p', dir, '-c', join(dir, 'nginx.conf')]);
+  try {
+    await waitUntil(() => listening(port), {
+      what: `nginx to listen on 127.0.0.1:${port}`,
+      failFast: () => (nginx.hasExited() ? `nginx exited:\n${nginx.output()}` : undefined),
+      detail: nginx.output,
+    });
+  } catch (error) {
+    await nginx.stop({ signal: 'SIGKILL' });
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
   return {
     port,
     async close() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGQUIT');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
+      // SIGQUIT: nginx's graceful stop; the group (master and worker) is killed after the grace period.
+      await nginx.stop({ signal: 'SIGQUIT', graceMs: 3_000 });
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './free-port.js';
+import { onProcessCleanup } from './processes.js';
 import { findBinary } from './services.js';
+import { scaled } from './timing.js';
 
 export interface TestPostgres {
   url: string;
@@ -17,8 +19,8 @@ export interface TestPostgres {
 
 const run = promisify(execFile);
 const MACHINE_SERVER = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
-const CONNECT_TIMEOUT_MS = 2_000;
-const START_TIMEOUT_SECONDS = 30;
+const CONNECT_TIMEOUT_MS = 5_000;
+const START_TIMEOUT_MS = 60_000;
 /** freePort() releases the port before postgres binds it, so another process may win the race. */
 const START_ATTEMPTS = 3;
 const MISSING = 'PostgreSQL not found: apt-get install postgresql';
@@ -38,7 +40,7 @@ export async function startTestPostgres(): Promise<TestPostgres | { skip: string
 export async function createDatabaseOnMachineServer(): Promise<TestPostgres | null> {
   const name = `portcullis_test_${randomBytes(6).toString('hex')}`;
   const admin = async <T>(work: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ ...MACHINE_SERVER, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    const client = new pg.Client({ ...MACHINE_SERVER, connectionTimeoutMillis: scaled(CONNECT_TIMEOUT_MS) });
     client.on('error', () => {}); // a dropped connection surfaces as a failed query instead
     await client.connect();
     try {
@@ -77,13 +79,13 @@ export async function startPrivateCluster(initdb: string, pgCtl: string): Promis
       // Not running (never started, or already stopped).
     }
   };
-  // If the test process dies without calling close(), do not leave a postmaster behind.
-  const stopOnExit = (): void => stop('immediate');
+  // If the test process dies or is interrupted without calling close(), do not leave a postmaster behind.
+  let forgetCleanup = (): void => {};
   try {
     await run(
       ...asPostgres(initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale']),
     );
-    process.once('exit', stopOnExit);
+    forgetCleanup = onProcessCleanup(() => stop('immediate'));
     const port = await startOnFreePort(pgCtl, dataDir, dir, asPostgres);
     let closing: Promise<void> | undefined;
     return {
@@ -91,7 +93,7 @@ export async function startPrivateCluster(initdb: string, pgCtl: string): Promis
       close() {
         closing ??= Promise.resolve().then(() => {
           stop('fast');
-          process.removeListener('exit', stopOnExit);
+          forgetCleanup();
           rmSync(dir, { recursive: true, force: true });
         });
         return closing;
@@ -99,7 +101,7 @@ export async function startPrivateCluster(initdb: string, pgCtl: string): Promis
     };
   } catch (error) {
     stop('immediate');
-    process.removeListener('exit', stopOnExit);
+    forgetCleanup();
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -136,7 +138,7 @@ async function startOnFreePort(
       log,
       '-w',
       '-t',
-      String(START_TIMEOUT_SECONDS),
+      String(Math.ceil(scaled(START_TIMEOUT_MS) / 1000)),
       '-o',
       options,
       'start',

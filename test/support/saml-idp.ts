@@ -3,7 +3,6 @@
 // bob and carol, signing key test/fixtures/saml/keys/idp.key). SIMPLESAMLPHP_CONFIG_DIR points there;
 // the system-wide /etc/simplesamlphp is never read. Per-run state (PHP sessions, logs, registered SPs)
 // lives in a temporary directory removed on close.
-import { spawn, type ChildProcess } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -15,11 +14,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { submitFirstForm, type BrowserResponse, type NavigationResult, type TestBrowser } from './browser.js';
 import { freePort } from './free-port.js';
+import { startProcess } from './processes.js';
 import { requireBinary } from './services.js';
+import { scaled, waitUntil } from './timing.js';
 
 export const SIMPLESAMLPHP_DIR = process.env['SIMPLESAMLPHP_DIR'] ?? '/usr/share/simplesamlphp';
 const DEBIAN_PACKAGES = 'simplesamlphp php-cli php-xml php-curl php-mbstring';
@@ -85,7 +85,6 @@ export interface SamlIdp {
   close(): Promise<void>;
 }
 
-const STARTUP_TIMEOUT_MS = 15_000;
 const KILL_GRACE_MS = 2_000;
 
 export async function startSamlIdp(php: string): Promise<SamlIdp> {
@@ -108,9 +107,9 @@ async function startOnce(php: string): Promise<SamlIdp> {
   symlinkSync(join(SIMPLESAMLPHP_DIR, 'www'), join(runtime, 'docroot', 'simplesaml'));
   const baseUrl = `http://127.0.0.1:${port}/simplesaml`;
 
-  let output = '';
-  // detached: php -S and its workers form one process group, ended together by close().
-  const child: ChildProcess = spawn(
+  // php -S and its workers (PHP_CLI_SERVER_WORKERS) form one process group, ended together.
+  const server = startProcess(
+    'php -S (SimpleSAMLphp)',
     php,
     [
       '-d',
@@ -125,62 +124,43 @@ async function startOnce(php: string): Promise<SamlIdp> {
       join(runtime, 'docroot'),
     ],
     {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
       env: {
-        ...process.env,
         SIMPLESAMLPHP_CONFIG_DIR: join(FIXTURES, 'config'),
         PORTCULLIS_IDP_RUNTIME: runtime,
         PORTCULLIS_IDP_PORT: String(port),
         PHP_CLI_SERVER_WORKERS: '4',
       },
+      keepOutputChars: 4_000,
     },
   );
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString('utf8')).slice(-4_000);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const killOnExit = (): void => {
-    if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
-  };
-  process.once('exit', killOnExit);
 
   const close = async (): Promise<void> => {
-    process.removeListener('exit', killOnExit);
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      killGroup(child.pid, 'SIGTERM');
-      const escalation = setTimeout(
-        () => child.pid !== undefined && killGroup(child.pid, 'SIGKILL'),
-        KILL_GRACE_MS,
-      );
-      await exited;
-      clearTimeout(escalation);
-    }
+    await server.stop({ graceMs: KILL_GRACE_MS });
     rmSync(runtime, { recursive: true, force: true });
   };
 
   const metadataUrl = `${baseUrl}/saml2/idp/metadata.php`;
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await close();
-      throw new Error(`php -S exited during startup (code ${child.exitCode}):\n${output}`);
-    }
-    try {
-      const response = await fetch(metadataUrl, { signal: AbortSignal.timeout(2_000) });
-      if (response.status === 200 && (await response.text()).includes('IDPSSODescriptor')) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) {
-      await close();
-      throw new Error(
-        `SimpleSAMLphp did not serve its metadata at ${metadataUrl} within ${STARTUP_TIMEOUT_MS} ms:\n${output}`,
-      );
-    }
-    await sleep(100);
+  try {
+    await waitUntil(
+      async () => {
+        try {
+          const response = await fetch(metadataUrl, { signal: AbortSignal.timeout(scaled(5_000)) });
+          return response.status === 200 && (await response.text()).includes('IDPSSODescriptor');
+        } catch {
+          return false; // not up yet
+        }
+      },
+      {
+        what: `SimpleSAMLphp to serve its metadata at ${metadataUrl}`,
+        intervalMs: 100,
+        failFast: () =>
+          server.hasExited() ? `php -S exited during startup:\n${server.output()}` : undefined,
+        detail: server.output,
+      },
+    );
+  } catch (error) {
+    await close();
+    throw error;
   }
 
   return {
@@ -204,14 +184,6 @@ async function startOnce(php: string): Promise<SamlIdp> {
     },
     close,
   };
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import {
   type SamlUser,
   type SpSettings,
 } from './saml-idp.js';
+import { waitUntil } from './timing.js';
 
 export const SAML_PROVIDER_ID = 'corp';
 
@@ -149,16 +150,21 @@ export async function startSamlStack(idp: SamlIdp, options: SamlStackOptions = {
 
 /** The gateway fetches the IdP metadata in the background; wait until a sign-in can start. */
 async function waitForIdpMetadata(publicUrl: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const response = await fetch(`${publicUrl}/.portcullis/login/${SAML_PROVIDER_ID}`, {
-      redirect: 'manual',
-    });
-    if (response.status === 302) return;
-    if (Date.now() > deadline)
-      throw new Error(`the gateway never loaded the IdP metadata (last status ${response.status})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  let last = 0;
+  await waitUntil(
+    async () => {
+      const response = await fetch(`${publicUrl}/.portcullis/login/${SAML_PROVIDER_ID}`, {
+        redirect: 'manual',
+      });
+      last = response.status;
+      return response.status === 302;
+    },
+    {
+      what: 'the gateway to load the IdP metadata',
+      intervalMs: 100,
+      detail: () => `last status ${last}`,
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
