@@ -1,7 +1,9 @@
 // When the app behind the gateway is down, the gateway answers 502 itself (and says so) instead of
-// hanging or leaking internals; bad request targets are refused before any routing.
+// hanging or leaking internals, and logs why at warn; bad request targets are refused before any
+// routing.
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startEchoApp, type EchoApp } from '../../dev/echo-app.js';
 import { freePort } from '../support/free-port.js';
@@ -24,23 +26,60 @@ function rawGet(
   });
 }
 
+interface LogLine {
+  level: number;
+  msg: string;
+  code?: string;
+  status?: number;
+  route?: string;
+  upstream?: string;
+  path?: string;
+  err?: { code?: string; message?: string };
+}
+
+const WARN = 40;
+
 describe('upstream failures and bad targets', () => {
   let gateway: GatewayInstance;
   let echo: EchoApp;
+  let deadPort: number;
+  /** Accepts each connection and resets it at once, before any answer. */
+  let resetting: Server;
+  let resettingPort: number;
+
+  /** The log lines written for one request path, once the gateway has written one (pino writes asynchronously). */
+  async function logLinesFor(path: string): Promise<LogLine[]> {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const lines = gateway.logs.lines
+        .map((line) => JSON.parse(line) as LogLine)
+        .filter((line) => line.path === path);
+      if (lines.length > 0) return lines;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return [];
+  }
 
   before(async () => {
     echo = await startEchoApp();
-    const deadPort = await freePort();
+    deadPort = await freePort();
+    resetting = createServer((socket) => socket.resetAndDestroy());
+    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve));
+    resettingPort = (resetting.address() as { port: number }).port;
     gateway = await startPublicGateway([
-      { path: '/down/', upstream: `http://127.0.0.1:${deadPort}` },
+      { id: 'dead-app', path: '/down/', upstream: `http://127.0.0.1:${deadPort}` },
+      { id: 'resetting-app', path: '/reset/', upstream: `http://127.0.0.1:${resettingPort}` },
       // A dead upstream too: a 502 proves this host's route was chosen, not the catch-all.
       { host: 'other.example.com', path: '/', upstream: `http://127.0.0.1:${deadPort}` },
       { path: '/', upstream: echo.url },
     ]);
   });
   after(async () => {
-    await gateway.close();
-    await echo.close();
+    // Each stop runs even when another fails: nothing started here outlives the file.
+    await Promise.allSettled([
+      gateway.close(),
+      echo.close(),
+      new Promise((resolve) => resetting.close(resolve)),
+    ]);
   });
 
   test('a dead upstream gives a 502 from the gateway', async () => {
@@ -49,6 +88,33 @@ describe('upstream failures and bad targets', () => {
     assert.equal(response.headers['x-portcullis-response'], 'gateway');
     assert.equal((JSON.parse(response.body) as { error: string }).error, 'PC_UPSTREAM_UNAVAILABLE');
     assert.doesNotMatch(response.body, /ECONNREFUSED|127\.0\.0\.1/);
+  });
+
+  test('a refused connection is logged at warn with its cause, the route and the upstream', async () => {
+    const response = await rawGet(gateway.gateway.port, '/down/refused?token=secret', {
+      accept: 'application/json',
+    });
+    assert.equal(response.status, 502);
+    const [line, ...others] = await logLinesFor('/down/refused');
+    assert.equal(others.length, 0, 'one log line per failure');
+    assert.equal(line?.level, WARN);
+    assert.equal(line.code, 'PC_UPSTREAM_UNAVAILABLE');
+    assert.equal(line.status, 502);
+    assert.equal(line.route, 'dead-app');
+    assert.equal(line.upstream, `127.0.0.1:${deadPort}`);
+    assert.equal(line.err?.code, 'ECONNREFUSED');
+    assert.match(line.msg, /ECONNREFUSED/);
+    assert.doesNotMatch(JSON.stringify(line), /token=secret/);
+  });
+
+  test('a connection reset by the upstream is logged at warn with ECONNRESET', async () => {
+    const response = await rawGet(gateway.gateway.port, '/reset/x', { accept: 'application/json' });
+    assert.equal(response.status, 502);
+    const [line] = await logLinesFor('/reset/x');
+    assert.equal(line?.level, WARN);
+    assert.equal(line.route, 'resetting-app');
+    assert.equal(line.upstream, `127.0.0.1:${resettingPort}`);
+    assert.equal(line.err?.code, 'ECONNRESET');
   });
 
   test('the upstream receives the normalised path', async () => {
