@@ -38,6 +38,8 @@ export interface StartedProcess {
   readonly output: () => string;
   /** The tail of stdout alone. */
   readonly stdout: () => string;
+  /** The tail of stderr alone. */
+  readonly stderr: () => string;
   readonly hasExited: () => boolean;
   /** Settles when the process has exited (never rejects). */
   readonly exited: Promise<ExitStatus>;
@@ -174,7 +176,11 @@ export function startProcess(
     stdout = (stdout + chunk.toString('utf8')).slice(-keep);
     collect(chunk);
   });
-  child.stderr?.on('data', collect);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-keep);
+    collect(chunk);
+  });
   child.on('error', (error) => collect(Buffer.from(`\n[${name}: ${error.message}]\n`)));
 
   const ledger = pidDir();
@@ -194,7 +200,13 @@ export function startProcess(
       // The leader is gone; anything left of its group (workers) goes now, while the id is ours.
       if (groupMembers(pid).length > 0) signalGroup(pid, 'SIGKILL');
       if (ledgerFile !== undefined) rmSync(ledgerFile, { force: true });
-      resolve({ code, signal });
+      // 'close' comes once the output is read to its end; a descendant that escaped the group and
+      // kept the pipes open must not make the wait endless.
+      const settle = (): void => {
+        resolve({ code, signal });
+      };
+      child.once('close', settle);
+      setTimeout(settle, 2_000).unref();
     });
   });
   const hasExited = (): boolean => child.exitCode !== null || child.signalCode !== null;
@@ -206,6 +218,7 @@ export function startProcess(
     pid,
     output: () => log,
     stdout: () => stdout,
+    stderr: () => stderr,
     hasExited,
     exited,
     stop(stopOptions = {}) {

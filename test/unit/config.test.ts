@@ -1,9 +1,8 @@
-// The config loader (YAML → ${ENV} → *File secrets → schema → cross-checks) and the CLI that uses it.
+// The config loader (YAML → ${ENV} → *File secrets → schema → cross-checks); the CLI that uses it is
+// run as a process in test/integration/cli.test.ts.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -16,18 +15,18 @@ import {
 } from '../../src/config/load.js';
 import { crossCheck } from '../../src/config/cross-checks.js';
 import type { Config } from '../../src/config/schema.js';
-import { freePort } from '../support/free-port.js';
-
-const REPO = new URL('../..', import.meta.url).pathname;
-const SECRET = 'k7Qw9zR2mX4pL8vN3bT6yH1jF5dS0aGe'; // 32 characters
-/** argon2id of 'breakglass' (config/demo.yaml's). */
-const BREAK_GLASS_HASH =
-  '$argon2id$v=19$m=65536,t=3,p=1$tqBzIutEeWIumd9NzcFn/A$5sgHxZL3OEphhoYiYfV50eYvX4kJGLWWzVEtrobHL0U';
+import {
+  configWith,
+  minimalConfig,
+  provider0,
+  route0,
+  section,
+  SECRET,
+  type Plain,
+} from '../support/config-fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'portcullis-config-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-type Plain = { [key: string]: unknown };
 
 /** The smallest config that loads: every other key takes its default. */
 function issuerOf(provider: Config['providers'][number] | undefined): string | undefined {
@@ -38,37 +37,6 @@ function issuerOf(provider: Config['providers'][number] | undefined): string | u
 function clientOf(provider: Config['providers'][number] | undefined) {
   return provider?.type === 'saml' ? undefined : provider;
 }
-
-function minimalConfig(): Plain {
-  return {
-    server: { publicUrl: 'https://apps.example.com' },
-    session: { secret: SECRET },
-    providers: [
-      {
-        id: 'corp',
-        type: 'oidc',
-        issuer: 'https://idp.example.com',
-        clientId: 'portcullis',
-        clientSecret: 'client-secret-value',
-      },
-    ],
-    routes: [{ upstream: 'http://127.0.0.1:3000', allow: { authenticated: true } }],
-    roles: { admin: { groups: ['gw-admins'] } },
-    // Without a break-glass admin the config loads with a warning (an IdP outage locks admins out).
-    breakGlass: { users: [{ username: 'root', passwordHash: BREAK_GLASS_HASH, roles: ['admin'] }] },
-  };
-}
-
-/** minimalConfig() with changes applied by a function on a deep copy. */
-function configWith(change: (config: Plain) => void): Plain {
-  const config = structuredClone(minimalConfig());
-  change(config);
-  return config;
-}
-
-const section = (config: Plain, key: string) => config[key] as Plain;
-const provider0 = (config: Plain) => (config.providers as Plain[])[0] as Plain;
-const route0 = (config: Plain) => (config.routes as Plain[])[0] as Plain;
 
 function parse(text: string, env: NodeJS.ProcessEnv = {}, baseDir = tmp) {
   return parseConfigText(text, { env, baseDir, source: 'test.yaml' });
@@ -729,134 +697,5 @@ describe('warnings', () => {
       ['session.redis'],
     );
     assert.deepEqual(warnings.map((w) => w.path).sort(), ['assertion.signingKey', 'server.publicUrl']);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// The real entry point
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-    if (!('PORTCULLIS_CONFIG' in env)) delete childEnv.PORTCULLIS_CONFIG;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: REPO,
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-describe('CLI', () => {
-  test('check-config on a good file exits 0 and prints the redirect URI', async () => {
-    const file = writeTemp(stringify(minimalConfig()), 'good.yaml');
-    const result = await runCli(['check-config', file]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /ok \(1 provider\(s\), 1 route\(s\), session store memory\)/);
-    assert.ok(
-      result.stdout.includes('redirect URI https://apps.example.com/.portcullis/callback/corp'),
-      result.stdout,
-    );
-    assert.ok(
-      result.stdout.includes('post-logout redirect URI https://apps.example.com/.portcullis/logged-out'),
-    );
-  });
-
-  test('check-config on a bad file exits non-zero and names the key on stderr', async () => {
-    const file = writeTemp(
-      stringify(
-        configWith((c) => {
-          section(c, 'session').idleTimeout = '8 hours';
-        }),
-      ),
-      'bad.yaml',
-    );
-    const result = await runCli(['check-config', file]);
-    assert.notEqual(result.code, 0);
-    assert.equal(result.code, 1);
-    assert.match(result.stderr, /configuration refused/);
-    assert.match(result.stderr, /session\.idleTimeout: must be a duration/);
-    assert.doesNotMatch(result.stdout, /redirect URI/);
-  });
-
-  test('check-config prints warnings on stderr but still exits 0', async () => {
-    const file = writeTemp(
-      stringify(
-        configWith((c) => {
-          delete route0(c).allow;
-        }),
-      ),
-      'warn.yaml',
-    );
-    const result = await runCli(['check-config', file]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, /routes\.0\.allow: names nobody/);
-  });
-
-  test('serve --config with a bad file exits non-zero without listening', async () => {
-    const port = await freePort();
-    const file = writeTemp(
-      stringify(
-        configWith((c) => {
-          section(c, 'server').listen = `127.0.0.1:${port}`;
-          c.storage = { dataDir: join(tmp, 'serve-data') };
-          delete provider0(c).clientSecret; // refused: client_secret_basic needs a secret
-        }),
-      ),
-      'bad-serve.yaml',
-    );
-    const result = await runCli(['serve', '--config', file]);
-    assert.equal(result.code, 1, result.stderr);
-    assert.match(result.stderr, /configuration refused, not starting/);
-    assert.match(result.stderr, /providers\.0\.clientSecret/);
-    assert.equal(await isListening(port), false);
-  });
-
-  test('PORTCULLIS_CONFIG is used when no file argument is given', async () => {
-    const file = writeTemp(stringify(minimalConfig()), 'from-env.yaml');
-    const result = await runCli(['check-config'], { PORTCULLIS_CONFIG: file });
-    assert.equal(result.code, 0, result.stderr);
-    assert.ok(result.stdout.startsWith(`${file}: ok`), result.stdout);
-  });
-
-  test('PORTCULLIS_CONFIG pointing at a bad file is refused', async () => {
-    const file = writeTemp('- not a mapping\n', 'bad-from-env.yaml');
-    const result = await runCli(['check-config'], { PORTCULLIS_CONFIG: file });
-    assert.equal(result.code, 1);
-    assert.ok(result.stderr.includes(`${file}: configuration refused`), result.stderr);
-    assert.match(result.stderr, /\(root\): must be a mapping/);
-  });
-
-  test('no file argument and no PORTCULLIS_CONFIG exits 2', async () => {
-    const result = await runCli(['check-config']);
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, /no config file/);
   });
 });
