@@ -78,6 +78,7 @@ export function createRedisSessionBackend(options: RedisSessionOptions): RedisSe
     enableOfflineQueue: true,
     connectTimeout: 5_000,
   });
+  reportConnectionHealth(client, options.log);
   const sessionPrefix = `${options.keyPrefix}sess:`;
   const channel = `${options.keyPrefix}session-changed`;
   const cache = new SessionCache({
@@ -139,6 +140,24 @@ export function createRedisSessionBackend(options: RedisSessionOptions): RedisSe
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/**
+ * ioredis retries a lost connection on its own and emits 'error' for every failed attempt (without
+ * a listener it prints each one to stderr). Log the first failure and the recovery, once each.
+ */
+function reportConnectionHealth(client: Redis, log: Logger): void {
+  let failing = false;
+  client.on('error', (err: unknown) => {
+    if (failing) return;
+    failing = true;
+    log.warn({ err }, 'session store: Redis connection failed; retrying (readyz reports it)');
+  });
+  client.on('ready', () => {
+    if (!failing) return;
+    failing = false;
+    log.info('session store: Redis connection back');
+  });
 }
 
 /** A second connection (subscribers can do nothing else) that drops cached sessions others changed. */
