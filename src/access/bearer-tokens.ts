@@ -4,12 +4,12 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { decodeJwt } from 'jose';
-import type { RolesConfig } from '../config/schema.js';
+import { BoundedMap } from '../core/bounded-map.js';
 import type { Clock } from '../core/clock.js';
 import { BearerTokenRejected } from '../core/errors.js';
 import { filterIdpGroups, type CompiledGroupRules } from '../core/groups.js';
 import { subjectOf, type Identity } from '../core/identity.js';
-import { rolesFor } from '../core/roles.js';
+import { rolesFor, type RoleMap } from '../core/roles.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
 
 export interface BearerIdentity {
@@ -39,10 +39,10 @@ export function bearerTokenOf(headers: IncomingHttpHeaders): string | null {
 export function createBearerVerifier(deps: {
   providers: ReadonlyMap<string, IdentityProvider>;
   groupRules: ReadonlyMap<string, CompiledGroupRules>;
-  roles: RolesConfig;
+  roles: RoleMap;
   clock: Clock;
 }): BearerVerifier {
-  const cache = new Map<string, { result: BearerIdentity; validUntil: number }>();
+  const cache = new BoundedMap<string, { result: BearerIdentity; validUntil: number }>(MAX_CACHED_TOKENS);
 
   function identityFor(
     providerId: string,
@@ -83,7 +83,6 @@ export function createBearerVerifier(deps: {
           const result = { identity: identityFor(providerId, external), cacheKey: `bearer:${digest}` };
           const exp = decodeJwt(token).exp;
           const validUntil = Math.min(now + MAX_CACHE_MS, typeof exp === 'number' ? exp * 1000 : now);
-          if (cache.size >= MAX_CACHED_TOKENS) cache.delete(cache.keys().next().value as string);
           cache.set(key, { result, validUntil });
           return result;
         } catch (err) {

@@ -1,6 +1,9 @@
 // The composition root: the only place that names concrete adapters and wires them together.
 import type { Server } from 'node:http';
 import type session from 'express-session';
+import { createBearerVerifier } from '../access/bearer-tokens.js';
+import { createAccessJudge } from '../access/judge.js';
+import { createPrincipalReader } from '../access/principal.js';
 import { createAssertionMinter } from '../assertion/assertion.js';
 import { loadSigningKeys } from '../assertion/signing-keys.js';
 import type { Config } from '../config/schema.js';
@@ -8,11 +11,12 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { createClientAddressing } from '../http/client-address.js';
 import { sendError } from '../http/error-response.js';
 import { createFrontDoor, type FrontDoor } from '../http/front-door.js';
+import { createForwardAuth } from '../forward-auth/forward-auth.js';
+import { createSignInUrl } from '../login/sign-in-url.js';
 import type { Logger } from '../observability/logger.js';
 import { checkReadiness, NotReady } from '../observability/readiness.js';
 import { compileGroupRules } from '../core/groups.js';
 import { openDirectory } from '../directory/open-directory.js';
-import { createBearerVerifier } from '../login/bearer-tokens.js';
 import { createBreakGlass } from '../login/break-glass/attempts.js';
 import { createLoginCompleter } from '../login/complete-login.js';
 import { compileRoutes } from '../policy/route-table.js';
@@ -21,7 +25,7 @@ import { createProvider } from '../providers/registry.js';
 import { planIdentityHeaders } from '../proxy/identity-headers.js';
 import { createUpstream } from '../proxy/upstream.js';
 import { createGatewayApp } from '../routes/gateway-app.js';
-import { sessionCookieSettings } from '../session/cookie.js';
+import { gatewayCookieNames, sessionCookieSettings } from '../session/cookie.js';
 import { createSessionMiddleware } from '../session/express-session.js';
 import { createLogoutHintCookie } from '../session/logout-hint-cookie.js';
 import { createSessionLookup } from '../session/lookup.js';
@@ -114,6 +118,7 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
   });
 
   const routes = compileRoutes(config.routes);
+  const addressing = createClientAddressing(config.server.trustProxy);
   const gatewayApp = createGatewayApp({
     providers,
     routes,
@@ -143,11 +148,15 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
       read: (sessionId) => backend.reader.read(sessionId),
       destroy: (sessionId) =>
         new Promise<void>((resolve, reject) =>
-          backend.store.destroy(sessionId, (err) => (err ? reject(err) : resolve())),
+          backend.store.destroy(sessionId, (err: unknown) => {
+            if (err === undefined || err === null) resolve();
+            else
+              reject(err instanceof Error ? err : new Error('session store destroy failed', { cause: err }));
+          }),
         ),
     },
     breakGlass,
-    clientIp: createClientAddressing(config.server.trustProxy).clientIp,
+    clientIp: addressing.clientIp,
     showNativeLogin: config.breakGlass.showOnLoginPage && config.breakGlass.users.length > 0,
     sessionMiddleware: createSessionMiddleware({
       store: backend.store,
@@ -158,18 +167,34 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
   });
 
   const upstream = createUpstream({ log, onError: (err, req, res) => sendError(err, req, res, log) });
+  const headerPlan = planIdentityHeaders(config.headers);
+  const signInUrl = createSignInUrl(publicUrl, prefix);
+  // One judge for the proxy path and forward-auth: the same principal, policy and assertion.
+  const judge = createAccessJudge({
+    principals: createPrincipalReader({ sessions, bearer }),
+    assertions: createAssertionMinter({ keys, issuer: publicUrl.origin, ttlMs: config.assertion.ttl, clock }),
+  });
   const frontDoor = createFrontDoor({
     prefix,
     publicUrl,
     gatewayApp,
+    forwardAuth: createForwardAuth({
+      authPath: `${prefix}/auth`,
+      publicUrl,
+      routes,
+      headerPlan,
+      addressing,
+      judge,
+      signInUrl,
+      log,
+    }),
     routes,
-    sessions,
-    bearer,
-    assertions: createAssertionMinter({ keys, issuer: publicUrl.origin, ttlMs: config.assertion.ttl, clock }),
-    headerPlan: planIdentityHeaders(config.headers),
-    addressing: createClientAddressing(config.server.trustProxy),
+    judge,
+    signInUrl,
+    headerPlan,
+    addressing,
     upstream,
-    sessionCookieName: cookie.name,
+    gatewayCookies: gatewayCookieNames(cookie),
     accessLog: config.log.accessLog,
     log,
   });

@@ -208,7 +208,7 @@ function strongestPerGroup(add: readonly Membership[]): Membership[] {
 }
 
 function strength(source: MembershipSource): number {
-  return SOURCE_STRENGTH[source] ?? 0;
+  return SOURCE_STRENGTH[source];
 }
 
 /** SOURCE_STRENGTH as a SQL expression over a source column. */

@@ -2,6 +2,7 @@
 // PostgreSQL when storage.postgres is set (several replicas share it), else an embedded SQLite file.
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { inspect } from 'node:util';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { StorageConfig } from '../config/schema.js';
 import type { Directory } from './directory.js';
@@ -81,6 +82,6 @@ async function migrateToLatest(db: Kysely<Database>): Promise<void> {
     failed === undefined
       ? 'the directory database could not be migrated'
       : `directory migration ${failed} failed`;
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = error instanceof Error ? error.message : inspect(error);
   throw new Error(`${what}: ${reason}`, { cause: error });
 }

@@ -3,18 +3,16 @@
 // it replies: 2xx with the identity headers for the ingress to copy upstream, 401 (nginx redirects
 // to its auth-signin) or a 302 to sign in (Traefik, Envoy: they pass our answer to the browser), 403.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { ForwardAuthRefused } from '../core/errors.js';
-import type { MaybePromise } from '../core/maybe-async.js';
+import type { AccessJudge } from '../access/judge.js';
+import { ForwardAuthRefused, type GatewayError } from '../core/errors.js';
 import { GATEWAY_RESPONSE_HEADER } from '../core/header-names.js';
 import type { ClientAddressing } from '../http/client-address.js';
 import { isBrowserNavigation } from '../http/client-kind.js';
 import { sendError } from '../http/error-response.js';
-import type { Judgement } from '../http/front-door.js';
-import { normalizedHost } from '../http/front-door.js';
 import { sendJson, sendRedirect } from '../http/pages.js';
-import { normalizeRequestTarget } from '../http/request-path.js';
+import { normalizedHost, normalizeRequestTarget } from '../http/request-path.js';
 import type { Logger } from '../observability/logger.js';
-import type { CompiledRoute, RouteTable } from '../policy/route-table.js';
+import type { RouteTable } from '../policy/route-table.js';
 import { setIdentityHeaders, type IdentityHeaderPlan } from '../proxy/identity-headers.js';
 import { protectedRequestOf } from './protected-request.js';
 
@@ -25,28 +23,30 @@ export interface ForwardAuthDeps {
   headerPlan: IdentityHeaderPlan;
   addressing: ClientAddressing;
   log: Logger;
-  judge(req: IncomingMessage, route: CompiledRoute): MaybePromise<Judgement>;
-  loginUrlFor(protocol: string, requestHost: string, pathAndQuery: string): string;
+  judge: AccessJudge;
+  /** login/sign-in-url.ts: `{prefix}/login?rd=<original request>`. */
+  signInUrl(protocol: string, requestHost: string, pathAndQuery: string): string;
 }
 
 export interface ForwardAuth {
   answer(req: IncomingMessage, res: ServerResponse, path: string, search: string): void;
 }
 
+type Outcome =
+  | { kind: 'allow'; identityHeaders: IncomingHttpHeaders }
+  | { kind: 'error'; error: GatewayError }
+  | { kind: 'login'; loginUrl: string; redirect: boolean };
+
+/** Refusals are 403, never 400: nginx turns any status but 2xx/401/403 into a 500 for the user. */
+function refused(reason: string): Outcome {
+  return { kind: 'error', error: new ForwardAuthRefused(reason) };
+}
+
 export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
   const defaultProto = deps.publicUrl.protocol === 'https:' ? 'https' : 'http';
 
-  /** Refusals are 403, never 400: nginx turns any status but 2xx/401/403 into a 500 for the user. */
-  function refuse(req: IncomingMessage, res: ServerResponse, reason: string): void {
-    sendError(new ForwardAuthRefused(reason), req, res, deps.log);
-  }
-
-  async function answer(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    search: string,
-  ): Promise<void> {
+  /** What the original request earns; `respond` writes it. */
+  async function examine(req: IncomingMessage, path: string, search: string): Promise<Outcome> {
     const parsed = protectedRequestOf(
       req.method ?? 'GET',
       path,
@@ -56,43 +56,58 @@ export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
       deps.addressing.isTrustedPeer(req),
       defaultProto,
     );
-    if (!parsed.ok) return refuse(req, res, parsed.reason);
+    if (!parsed.ok) return refused(parsed.reason);
     const original = parsed.request;
     const target = normalizeRequestTarget(original.target);
-    if (!target.ok) return refuse(req, res, `original request target refused: ${target.reason}`);
+    if (!target.ok) return refused(`original request target refused: ${target.reason}`);
     const host = normalizedHost(original.host, deps.publicUrl);
-    if (host === null) return refuse(req, res, 'original Host is invalid');
+    if (host === null) return refused('original Host is invalid');
     const route = deps.routes.match(host, target.path);
-    if (route === null) return refuse(req, res, `no route for ${host}${target.path} (default deny)`);
+    if (route === null) return refused(`no route for ${host}${target.path} (default deny)`);
 
-    const judgement = await deps.judge(req, route);
+    const judgement = await deps.judge.judge(req, route);
     switch (judgement.kind) {
       case 'public':
-        return allow(res, {});
+        return { kind: 'allow', identityHeaders: {} };
       case 'allow': {
         const identityHeaders: IncomingHttpHeaders = {};
         setIdentityHeaders(identityHeaders, deps.headerPlan, judgement.identity, judgement.assertion);
-        return allow(res, identityHeaders);
+        return { kind: 'allow', identityHeaders };
       }
       case 'deny':
-        return sendError(judgement.error, req, res, deps.log);
-      case 'login': {
-        const loginUrl = deps.loginUrlFor(`${original.proto}:`, original.host, target.path + target.search);
-        if (original.mode !== 'nginx' && isBrowserNavigation(original.method, req.headers)) {
-          return sendRedirect(res, 302, loginUrl);
-        }
+        return { kind: 'error', error: judgement.error };
+      case 'login':
+        return {
+          kind: 'login',
+          loginUrl: deps.signInUrl(`${original.proto}:`, original.host, target.path + target.search),
+          // nginx turns anything but 2xx/401/403 into a 500 and redirects on 401 itself (auth-signin).
+          redirect: original.mode !== 'nginx' && isBrowserNavigation(original.method, req.headers),
+        };
+    }
+  }
+
+  function respond(req: IncomingMessage, res: ServerResponse, outcome: Outcome): void {
+    switch (outcome.kind) {
+      case 'allow':
+        return allow(res, outcome.identityHeaders);
+      case 'error':
+        return sendError(outcome.error, req, res, deps.log);
+      case 'login':
+        if (outcome.redirect) return sendRedirect(res, 302, outcome.loginUrl);
         return sendJson(res, 401, {
           error: 'PC_LOGIN_REQUIRED',
           message: 'Sign-in required.',
-          login: loginUrl,
+          login: outcome.loginUrl,
         });
-      }
     }
   }
 
   return {
     answer(req, res, path, search) {
-      answer(req, res, path, search).catch((err: unknown) => sendError(err, req, res, deps.log));
+      examine(req, path, search).then(
+        (outcome) => respond(req, res, outcome),
+        (err: unknown) => sendError(err, req, res, deps.log),
+      );
     },
   };
 }

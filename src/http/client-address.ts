@@ -4,11 +4,11 @@ import proxyAddr from 'proxy-addr';
 
 export interface ClientAddressing {
   /** The client's IP: the socket peer unless trusted proxies vouch for an earlier hop. */
-  clientIp(req: IncomingMessage): string;
+  clientIp(this: void, req: IncomingMessage): string;
   /** Sets X-Forwarded-For/-Proto/-Host for the upstream, dropping any the client invented. */
-  setForwardedHeaders(req: IncomingMessage): void;
+  setForwardedHeaders(this: void, req: IncomingMessage): void;
   /** Whether the socket peer is a trusted proxy (whose X-Forwarded-* we may read). */
-  isTrustedPeer(req: IncomingMessage): boolean;
+  isTrustedPeer(this: void, req: IncomingMessage): boolean;
 }
 
 const FORWARDED_HEADER_NAMES = [

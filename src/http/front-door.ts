@@ -1,22 +1,22 @@
-// The front door: every request enters here. The reserved prefix goes to the gateway's own routes;
-// everything else is the proxied hot path, which reads top to bottom below. Normalise first, then
-// decide: the path the policy sees is the path the upstream gets.
+// The front door: every request enters here and reads as admit → act. Admit normalises the target
+// (the path the policy sees is the path the upstream gets), finds the route and asks the access
+// judge; act answers: the gateway's own routes, forward-auth, the upstream, sign-in, or an error.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import type { AssertionMinter } from '../assertion/assertion.js';
+import type { AccessJudge, Judgement } from '../access/judge.js';
 import {
-  AccessDenied,
   BadRequestTarget,
-  GatewayError,
   InternalError,
   LoginRequired,
   RouteNotFound,
-  SessionStoreUnavailable,
+  type GatewayError,
 } from '../core/errors.js';
-import { loginReturnUrlFor } from '../login/return-url.js';
+import type { Identity } from '../core/identity.js';
+import { andThen, type MaybePromise } from '../core/maybe-async.js';
+import type { ForwardAuth } from '../forward-auth/forward-auth.js';
+import type { SignInUrlFor } from '../login/sign-in-url.js';
 import type { Logger } from '../observability/logger.js';
-import { createForwardAuth } from '../forward-auth/forward-auth.js';
-import { decide } from '../policy/decide.js';
 import type { CompiledRoute, RouteTable } from '../policy/route-table.js';
 import {
   setIdentityHeaders,
@@ -24,75 +24,52 @@ import {
   type IdentityHeaderPlan,
 } from '../proxy/identity-headers.js';
 import type { Upstream } from '../proxy/upstream.js';
-import type { Identity } from '../core/identity.js';
-import { andThen, type MaybePromise } from '../core/maybe-async.js';
-import { bearerTokenOf, type BearerVerifier } from '../login/bearer-tokens.js';
-import { cookieNameEnd, skipCookieSpaces } from '../session/cookie.js';
-import { logoutHintCookieName } from '../session/logout-hint-cookie.js';
-import type { ActiveSession, SessionLookup } from '../session/lookup.js';
+import { hideGatewayCookies } from '../session/cookie.js';
 import type { ClientAddressing } from './client-address.js';
 import { isBrowserNavigation } from './client-kind.js';
 import { sendError } from './error-response.js';
-import { GATEWAY_PAGE_HEADERS, sendJson, sendRedirect } from './pages.js';
-import { normalizeRequestTarget } from './request-path.js';
-
-export type { Judgement };
+import { refuseUpgrade, sendJson, sendRedirect } from './pages.js';
+import { assignRequestId } from './request-id.js';
+import { isGatewayPath, normalizedHost, normalizeRequestTarget } from './request-path.js';
 
 export interface FrontDoorDeps {
   prefix: string;
   publicUrl: URL;
   gatewayApp: (req: IncomingMessage, res: ServerResponse) => void;
+  forwardAuth: ForwardAuth;
   routes: RouteTable;
-  sessions: SessionLookup;
-  bearer: BearerVerifier;
-  assertions: AssertionMinter;
+  judge: AccessJudge;
+  signInUrl: SignInUrlFor;
   headerPlan: IdentityHeaderPlan;
   addressing: ClientAddressing;
   upstream: Upstream;
-  sessionCookieName: string;
+  /** session/cookie.ts gatewayCookieNames(): never the app's business. */
+  gatewayCookies: readonly string[];
   accessLog: boolean;
   log: Logger;
 }
 
+/** Listeners for node:http's 'request' and 'upgrade' events (unbound: `this` is never used). */
 export interface FrontDoor {
-  handleRequest(req: IncomingMessage, res: ServerResponse): void;
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  handleRequest(this: void, req: IncomingMessage, res: ServerResponse): void;
+  handleUpgrade(this: void, req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
-/** The caller behind a request, with the id its assertions are cached under. */
-interface Principal {
-  id: string;
-  identity: Identity;
-}
-
-/** What the hot path concluded for one request; the HTTP and WebSocket paths act on it differently. */
+/** What admit concluded for one request; the HTTP and WebSocket paths act on it differently. */
 type Admission =
   | { kind: 'gateway' }
   | { kind: 'forward-auth'; path: string; search: string }
-  | { kind: 'forward'; route: CompiledRoute }
+  | { kind: 'forward'; route: CompiledRoute; identity: Identity | null }
   | { kind: 'login'; route: CompiledRoute; loginUrl: string; onPublicHost: boolean }
   | { kind: 'error'; error: GatewayError };
 
-/** The policy's answer for one protected request, shared by the proxy path and forward-auth. */
-type Judgement =
-  | { kind: 'public' }
-  | { kind: 'login' }
-  | { kind: 'deny'; error: GatewayError }
-  | { kind: 'allow'; identity: Identity; assertion: string };
-
 export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
-  const loginBase = new URL(`${deps.prefix}/login`, deps.publicUrl).href;
   const authPath = `${deps.prefix}/auth`;
-  const forwardAuth = createForwardAuth({ ...deps, authPath, judge, loginUrlFor });
-  // The session cookie, the login-loop counter and the logout hint: none is the app's business.
-  const gatewayCookieNames = [
-    deps.sessionCookieName,
-    `${deps.sessionCookieName}-rounds`,
-    logoutHintCookieName({ name: deps.sessionCookieName, secure: deps.publicUrl.protocol === 'https:' }),
-  ];
+  const accessLog = deps.accessLog ? createAccessLog(deps.log) : null;
 
-  /** Synchronous unless the session store or the assertion signer must be waited for. */
+  /** Synchronous unless the access judge must wait (a store read, a signature, a bearer token). */
   function admit(req: IncomingMessage): MaybePromise<Admission> {
+    assignRequestId(req, deps.addressing.isTrustedPeer(req));
     const target = normalizeRequestTarget(req.url ?? '');
     if (!target.ok) return { kind: 'error', error: new BadRequestTarget(target.reason) };
     req.url = target.path + target.search; // what the upstream (or the gateway app) will see
@@ -110,7 +87,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     // Whatever happens next, the client's own identity and forwarding headers never reach the app.
     stripIdentityHeaders(req.headers, deps.headerPlan);
     deps.addressing.setForwardedHeaders(req);
-    return andThen(judge(req, route), (judgement) => admissionFor(req, route, host, judgement));
+    return andThen(deps.judge.judge(req, route), (judgement) => admissionFor(req, route, host, judgement));
   }
 
   function admissionFor(
@@ -121,81 +98,26 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
   ): Admission {
     switch (judgement.kind) {
       case 'public':
-        hideGatewayCookies(req, gatewayCookieNames);
-        return { kind: 'forward', route };
-      case 'login': {
-        const requestHost = req.headers.host ?? deps.publicUrl.host;
+        hideGatewayCookies(req.headers, deps.gatewayCookies);
+        return { kind: 'forward', route, identity: null };
+      case 'login':
         return {
           kind: 'login',
           route,
-          loginUrl: loginUrlFor(deps.publicUrl.protocol, requestHost, req.url ?? '/'),
+          loginUrl: deps.signInUrl(
+            deps.publicUrl.protocol,
+            req.headers.host ?? deps.publicUrl.host,
+            req.url ?? '/',
+          ),
           onPublicHost: host === deps.publicUrl.hostname,
         };
-      }
       case 'deny':
         return { kind: 'error', error: judgement.error };
       case 'allow':
         setIdentityHeaders(req.headers, deps.headerPlan, judgement.identity, judgement.assertion);
-        hideGatewayCookies(req, gatewayCookieNames);
-        return { kind: 'forward', route };
+        hideGatewayCookies(req.headers, deps.gatewayCookies);
+        return { kind: 'forward', route, identity: judgement.identity };
     }
-  }
-
-  function judge(req: IncomingMessage, route: CompiledRoute): MaybePromise<Judgement> {
-    if (route.isPublic) return { kind: 'public' };
-    return andThen(principalOf(req, route), (principal) => judgementFor(route, principal));
-  }
-
-  function judgementFor(route: CompiledRoute, principal: Principal | null): MaybePromise<Judgement> {
-    const decision = decide(route, principal?.identity ?? null);
-    switch (decision.kind) {
-      case 'public':
-        return { kind: 'public' };
-      case 'login':
-        return { kind: 'login' };
-      case 'deny':
-        return {
-          kind: 'deny',
-          error: new AccessDenied(
-            `${decision.identity.subject} denied on route ${route.id}: ${decision.reasons.join(',')}`,
-          ),
-        };
-      case 'allow': {
-        const identity = decision.identity;
-        const assertion = deps.assertions.assertionFor((principal as Principal).id, identity, route.id);
-        return andThen(assertion, (token): Judgement => ({ kind: 'allow', identity, assertion: token }));
-      }
-    }
-  }
-
-  /** Who is asking: a bearer token on routes that accept one, else the session cookie. */
-  function principalOf(req: IncomingMessage, route: CompiledRoute): MaybePromise<Principal | null> {
-    const token = route.bearer === null ? null : bearerTokenOf(req.headers);
-    if (token !== null && route.bearer !== null) {
-      // A presented token is judged on its own: an invalid one is a 401, never a fallback to the cookie.
-      return deps.bearer
-        .verify(token, route.bearer)
-        .then(({ identity, cacheKey }) => ({ id: cacheKey, identity }));
-    }
-    const storeFailed = (err: unknown): never => {
-      throw new SessionStoreUnavailable('session lookup failed', { cause: err });
-    };
-    let session: MaybePromise<ActiveSession | null>;
-    try {
-      session = deps.sessions.lookup(req);
-    } catch (err) {
-      return storeFailed(err);
-    }
-    if (session instanceof Promise) session = session.catch(storeFailed);
-    return andThen(session, (active) =>
-      active === null ? null : { id: active.id, identity: active.identity },
-    );
-  }
-
-  /** The sign-in URL whose return address is the original request (relative when on the public origin). */
-  function loginUrlFor(protocol: string, requestHost: string, pathAndQuery: string): string {
-    const requestUrl = new URL(pathAndQuery, `${protocol}//${requestHost}`);
-    return `${loginBase}?rd=${encodeURIComponent(loginReturnUrlFor(requestUrl, deps.publicUrl.origin))}`;
   }
 
   /**
@@ -210,18 +132,14 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     deps.gatewayApp(req, res);
   }
 
-  function logAccess(req: IncomingMessage, route: CompiledRoute): void {
-    if (deps.accessLog) deps.log.info({ method: req.method, path: req.url, route: route.id }, 'proxied');
-  }
-
   function act(req: IncomingMessage, res: ServerResponse, admission: Admission): void {
     switch (admission.kind) {
       case 'gateway':
         return deps.gatewayApp(req, res);
       case 'forward-auth':
-        return forwardAuth.answer(req, res, admission.path, admission.search);
+        return deps.forwardAuth.answer(req, res, admission.path, admission.search);
       case 'forward':
-        logAccess(req, admission.route);
+        accessLog?.track(req, res, admission.route, admission.identity);
         return deps.upstream.forward(req, res, admission.route);
       case 'login':
         if (isBrowserNavigation(req.method, req.headers)) {
@@ -241,7 +159,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
   function actOnUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admission: Admission): void {
     switch (admission.kind) {
       case 'forward':
-        logAccess(req, admission.route);
+        accessLog?.upgraded(req, admission.route, admission.identity);
         return deps.upstream.forwardUpgrade(req, socket, head, admission.route);
       case 'gateway':
       case 'forward-auth':
@@ -255,7 +173,9 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
 
   return {
     handleRequest(req, res) {
-      const failed = (err: unknown) => sendError(err, req, res, deps.log);
+      const failed = (err: unknown) => {
+        sendError(err, req, res, deps.log);
+      };
       // Synchronous all the way for the usual request; every throw, now or later, becomes an answer.
       try {
         const admission = admit(req);
@@ -269,8 +189,9 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
 
     handleUpgrade(req, socket, head) {
       socket.on('error', () => socket.destroy());
-      const failed = (err: unknown) =>
+      const failed = (err: unknown) => {
         refuseUpgrade(socket, new InternalError('upgrade failed', { cause: err }));
+      };
       try {
         const admission = admit(req);
         if (admission instanceof Promise) {
@@ -283,87 +204,51 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
   };
 }
 
-export function isGatewayPath(path: string, prefix: string): boolean {
-  return path === prefix || path.startsWith(`${prefix}/`);
-}
-
-/** Host header → normalised host: clients send a handful of distinct values, parsing each once. */
-const normalizedHosts = new Map<string, string | null>();
-const NORMALIZED_HOSTS_KEPT = 1_000;
-
-/** Lowercase host without port or trailing dot; the public URL's host when the client sent none. */
-export function normalizedHost(header: string | undefined, publicUrl: URL): string | null {
-  if (header === undefined || header === '') return publicUrl.hostname;
-  let host = normalizedHosts.get(header);
-  if (host === undefined) {
-    host = parseHost(header);
-    normalizedHosts.set(header, host);
-    if (normalizedHosts.size > NORMALIZED_HOSTS_KEPT)
-      normalizedHosts.delete(normalizedHosts.keys().next().value as string);
-  }
-  return host;
-}
-
-function parseHost(header: string): string | null {
-  try {
-    const url = new URL(`http://${header}`);
-    if (url.username !== '' || url.password !== '' || url.pathname !== '/' || url.search !== '') return null;
-    return url.hostname.replace(/\.$/, '');
-  } catch {
-    return null;
-  }
-}
-
 /**
- * The app must not see the gateway's cookies, on public routes as on protected ones: with the
- * session cookie it could replay the user's session against every other app behind the gateway.
+ * The access log (log.accessLog): one line per proxied request when its response is finished, with
+ * status, duration, route, user and request id. The path is logged without its query string, which
+ * often carries tokens, codes or personal data.
  */
-export function hideGatewayCookies(req: IncomingMessage, names: readonly string[]): void {
-  const header = req.headers.cookie;
-  if (header === undefined || !names.some((name) => header.includes(name))) return;
-  // Most often the header is the session cookie alone.
-  if (
-    !header.includes(';') &&
-    names.some(
-      (name) => cookieNameEnd(header, skipCookieSpaces(header, 0, header.length), header.length, name) !== -1,
-    )
-  ) {
-    delete req.headers.cookie;
-    return;
-  }
-  // One pass over the header without splitting it: this runs on every request that has a session.
-  let kept = '';
-  let start = 0;
-  while (start < header.length) {
-    let end = header.indexOf(';', start);
-    if (end === -1) end = header.length;
-    const pair = skipCookieSpaces(header, start, end);
-    if (pair < end && !names.some((name) => cookieNameEnd(header, pair, end, name) !== -1)) {
-      kept =
-        kept === '' ? header.slice(pair, end).trimEnd() : `${kept}; ${header.slice(pair, end).trimEnd()}`;
-    }
-    start = end + 1;
-  }
-  if (kept === '') delete req.headers.cookie;
-  else req.headers.cookie = kept;
-}
-
-function refuseUpgrade(socket: Duplex, error: GatewayError): void {
-  const body = JSON.stringify({ error: error.code, message: error.publicMessage });
-  const headers = Object.entries({ ...GATEWAY_PAGE_HEADERS, 'content-type': 'application/json' })
-    .map(([name, value]) => `${name}: ${value}\r\n`)
-    .join('');
-  socket.end(
-    `HTTP/1.1 ${error.status} ${statusText(error.status)}\r\n${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
-
-function statusText(status: number): string {
-  const texts: Record<number, string> = {
-    400: 'Bad Request',
-    401: 'Unauthorized',
-    403: 'Forbidden',
-    404: 'Not Found',
+function createAccessLog(log: Logger) {
+  const pathOf = (req: IncomingMessage): string => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    return query === -1 ? url : url.slice(0, query);
   };
-  return texts[status] ?? 'Error';
+  return {
+    track(req: IncomingMessage, res: ServerResponse, route: CompiledRoute, identity: Identity | null): void {
+      const started = performance.now();
+      const method = req.method;
+      const path = pathOf(req);
+      const requestId = req.headers['x-request-id'];
+      res.once('close', () => {
+        log.info(
+          {
+            requestId,
+            method,
+            path,
+            route: route.id,
+            user: identity?.subject ?? null,
+            status: res.statusCode,
+            durationMs: Math.round((performance.now() - started) * 10) / 10,
+            completed: res.writableFinished,
+          },
+          'proxied',
+        );
+      });
+    },
+    upgraded(req: IncomingMessage, route: CompiledRoute, identity: Identity | null): void {
+      log.info(
+        {
+          requestId: req.headers['x-request-id'],
+          method: req.method,
+          path: pathOf(req),
+          route: route.id,
+          user: identity?.subject ?? null,
+          upgrade: req.headers.upgrade,
+        },
+        'proxied upgrade',
+      );
+    },
+  };
 }

@@ -1,5 +1,7 @@
 // The few HTML pages the gateway renders itself. Every interpolated value goes through escapeHtml.
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { GatewayError } from '../core/errors.js';
 import { GATEWAY_RESPONSE_HEADER } from '../core/header-names.js';
 
 export function escapeHtml(value: string): string {
@@ -71,4 +73,18 @@ export function sendRedirect(
 ): void {
   res.writeHead(status, { ...GATEWAY_PAGE_HEADERS, ...extraHeaders, location, 'content-length': 0 });
   res.end();
+}
+
+/**
+ * Refuses a WebSocket upgrade on the raw socket: no ServerResponse exists for an upgrade, so the
+ * status line, the gateway's headers and the JSON reason are written by hand, then the socket closes.
+ */
+export function refuseUpgrade(socket: Duplex, error: GatewayError): void {
+  const body = JSON.stringify({ error: error.code, message: error.publicMessage });
+  const headers = Object.entries({ ...GATEWAY_PAGE_HEADERS, 'content-type': 'application/json' })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

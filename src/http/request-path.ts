@@ -20,6 +20,8 @@
  *   (`;x`, `.;x`, `..;x`) are refused outright: `/public/..;/admins/` is `/admins/` to Tomcat.
  */
 
+import { BoundedMap } from '../core/bounded-map.js';
+
 export type NormalizedTarget =
   | { ok: true; path: string; search: string /* '' or '?...' unchanged */ }
   | { ok: false; reason: string /* short, safe to show */ };
@@ -141,4 +143,34 @@ function removeDotSegments(segments: readonly string[]): string {
   const endsAsDirectory = last === '' || last === '.' || last === '..';
   if (output.length === 0) return '/';
   return `/${output.join('/')}${endsAsDirectory ? '/' : ''}`;
+}
+
+/** Whether a normalised path is the gateway's own (`{prefix}` or below it). */
+export function isGatewayPath(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/** Host header → normalised host: clients send a handful of distinct values, parsed once each. */
+const normalizedHosts = new BoundedMap<string, string | null>(1_000);
+
+/** Lowercase host without port or trailing dot; the public URL's host when the client sent none. */
+export function normalizedHost(header: string | undefined, publicUrl: URL): string | null {
+  if (header === undefined || header === '') return publicUrl.hostname;
+  let host = normalizedHosts.get(header);
+  if (host === undefined) {
+    host = parseHost(header);
+    normalizedHosts.set(header, host);
+  }
+  return host;
+}
+
+/** A Host header with anything but a host and port (credentials, a path, a query) is refused. */
+function parseHost(header: string): string | null {
+  try {
+    const url = new URL(`http://${header}`);
+    if (url.username !== '' || url.password !== '' || url.pathname !== '/' || url.search !== '') return null;
+    return url.hostname.replace(/\.$/, '');
+  } catch {
+    return null;
+  }
 }

@@ -78,7 +78,7 @@ function compileOne(route: RouteConfig): Matcher {
       description: `${route.host ?? '*'}${route.path}`,
     },
     hostExact: host !== null && !wildcard ? host : null,
-    hostSuffix: wildcard && host !== null ? host.slice(host.indexOf('.')) : null,
+    hostSuffix: wildcard ? host.slice(host.indexOf('.')) : null,
     pathBase,
     loosePathBase: loosenPath(pathBase),
     specificity: hostRank * 100_000 + pathBase.length,

@@ -12,7 +12,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { CookieOptions, Response } from 'express';
-import { readCookie, type SessionCookieSettings } from './cookie.js';
+import { logoutHintCookieName, readCookie, type SessionCookieSettings } from './cookie.js';
 
 const HKDF_INFO = 'portcullis/logout-hint/v1 aes-256-gcm';
 const KEY_BYTES = 32;
@@ -61,16 +61,6 @@ export function openLogoutHint(
     }
   }
   return undefined;
-}
-
-/**
- * `<session cookie name>-logout`, without the session cookie's own prefix: `__Host-` demands
- * Path=/ (RFC 6265bis §4.1.3.2), which would send the hint with every request. `__Secure-` (Secure
- * required, any Path) is the strongest prefix a path-scoped cookie can have; plain over http.
- */
-export function logoutHintCookieName(cookie: Pick<SessionCookieSettings, 'name' | 'secure'>): string {
-  const base = cookie.name.replace(/^__(?:host|secure)-/i, '');
-  return `${cookie.secure ? '__Secure-' : ''}${base}-logout`;
 }
 
 export type LogoutHintRead =

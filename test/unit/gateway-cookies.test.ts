@@ -1,17 +1,28 @@
-// hideGatewayCookies (src/http/front-door.ts): the gateway's own cookies are cut out of every
+// hideGatewayCookies (src/session/cookie.ts): the gateway's own cookies are cut out of every
 // forwarded Cookie header, whatever the spacing or order, and nothing else is touched.
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { describe, test } from 'node:test';
-import { hideGatewayCookies } from '../../src/http/front-door.js';
+import { gatewayCookieNames, hideGatewayCookies } from '../../src/session/cookie.js';
 
-const NAMES = ['portcullis', 'portcullis-rounds', 'portcullis-logout'];
+const NAMES = gatewayCookieNames({ name: 'portcullis', secure: false });
 
 function hidden(cookie: string | undefined): string | undefined {
-  const req = { headers: cookie === undefined ? {} : { cookie } } as IncomingMessage;
-  hideGatewayCookies(req, NAMES);
-  return req.headers.cookie;
+  const headers: IncomingHttpHeaders = cookie === undefined ? {} : { cookie };
+  hideGatewayCookies(headers, NAMES);
+  return headers.cookie;
 }
+
+describe('gatewayCookieNames', () => {
+  test('the session cookie and the two derived from it, prefixes as the scheme allows', () => {
+    assert.deepEqual(NAMES, ['portcullis', 'portcullis-rounds', 'portcullis-logout']);
+    assert.deepEqual(gatewayCookieNames({ name: '__Host-portcullis', secure: true }), [
+      '__Host-portcullis',
+      '__Host-portcullis-rounds',
+      '__Secure-portcullis-logout',
+    ]);
+  });
+});
 
 describe('hideGatewayCookies', () => {
   const cases: Array<[string, string | undefined, string | undefined]> = [

@@ -10,12 +10,11 @@ import express from 'express';
 import {
   createLogoutHintCookie,
   deriveLogoutHintKeys,
-  logoutHintCookieName,
   MAX_LOGOUT_HINT_COOKIE_BYTES,
   openLogoutHint,
   sealLogoutHint,
 } from '../../src/session/logout-hint-cookie.js';
-import type { SessionCookieSettings } from '../../src/session/cookie.js';
+import { logoutHintCookieName, type SessionCookieSettings } from '../../src/session/cookie.js';
 
 const OLD_SECRET = 'o'.repeat(32);
 const NEW_SECRET = 'n'.repeat(32);
