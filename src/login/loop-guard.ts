@@ -1,6 +1,12 @@
 // Stops a browser bouncing between gateway and IdP forever (a cookie that never sticks, a clock far
 // off, an app that rejects the identity it was given...). Counted in a small cookie of its own, so
-// it works even when the session cookie is the thing that fails.
+// it works even when the session cookie is the thing that fails. This file owns that cookie: its
+// name, reading and writing. Nothing clears it: it expires a minute after the window opened, and a
+// successful sign-in must not reset it (the loops it stops are made of successful sign-ins).
+import type { IncomingMessage } from 'node:http';
+import type { Response } from 'express';
+import { LoginLoopDetected } from '../core/errors.js';
+import { readCookie, type SessionCookieSettings } from '../session/cookie.js';
 
 export const LOOP_WINDOW_MS = 60_000;
 export const MAX_LOGIN_ROUNDS = 5;
@@ -19,4 +25,42 @@ export function countLoginRound(value: string | undefined, now: number): LoopVer
   const inWindow = now - windowStart < LOOP_WINDOW_MS && windowStart <= now;
   if (!inWindow) return { looping: false, nextValue: `1.${Math.floor(now / 1000)}` };
   return { looping: count >= MAX_LOGIN_ROUNDS, nextValue: `${count + 1}.${Math.floor(windowStart / 1000)}` };
+}
+
+/** The loop guard's cookie: `<session cookie>-rounds` (the front door hides it from apps). */
+export function loopGuardCookieName(sessionCookieName: string): string {
+  return `${sessionCookieName}-rounds`;
+}
+
+/** One sign-in start, counted: write it once the browser is really sent to the IdP. */
+export interface LoginRound {
+  readonly nextValue: string;
+}
+
+export interface LoopGuard {
+  /** Counts a sign-in start from this browser; throws LoginLoopDetected when it is one too many. */
+  countRound(req: IncomingMessage, providerId: string, now: number): LoginRound;
+  /** Records the counted round in the browser. */
+  writeRound(res: Response, round: LoginRound): void;
+}
+
+export function createLoopGuard(cookie: SessionCookieSettings): LoopGuard {
+  const name = loopGuardCookieName(cookie.name);
+  return {
+    countRound(req, providerId, now) {
+      const verdict = countLoginRound(readCookie(req.headers.cookie, name), now);
+      if (verdict.looping) throw new LoginLoopDetected(`login loop for provider ${providerId}`);
+      return { nextValue: verdict.nextValue };
+    },
+    writeRound(res, round) {
+      res.cookie(name, round.nextValue, {
+        httpOnly: true,
+        secure: cookie.secure,
+        sameSite: 'lax',
+        path: '/',
+        maxAge: LOOP_WINDOW_MS,
+        ...(cookie.domain === undefined ? {} : { domain: cookie.domain }),
+      });
+    },
+  };
 }

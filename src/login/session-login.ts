@@ -1,43 +1,20 @@
-// The two ends of every login, whatever the protocol (OIDC, OAuth 2.0, SAML, break-glass): consuming
-// the pending login a browser started, and turning a verified identity into a fresh session.
+// The end of every login, whatever the protocol (OIDC, OAuth 2.0, SAML, break-glass): a verified
+// identity becomes a fresh session, written once. (The pending login a browser started is
+// pending-logins.ts's.)
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Clock } from '../core/clock.js';
-import { LoginStateInvalid } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
+import type { SamlSessionInfo } from '../providers/saml-endpoints.js';
 import { regenerateSession, saveSession } from '../session/express-session.js';
 import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
-import type { PendingLogin } from '../core/pending-login.js';
-import { PENDING_LOGIN_TTL_MS } from '../session/session-data.js';
-
-/**
- * Removes the pending login with this state from the session and returns it. It is consumed (and
- * the session saved) before anything else happens, so a replayed response finds nothing even if
- * this attempt fails later. Throws LoginStateInvalid when this browser started no such login.
- */
-export async function consumePendingLogin(
-  req: Request,
-  providerId: string,
-  state: string,
-  clock: Clock,
-): Promise<PendingLogin> {
-  const pendings = req.session.pendingLogins ?? [];
-  const match =
-    state === '' ? undefined : pendings.find((p) => p.state === state && p.providerId === providerId);
-  if (match === undefined)
-    throw new LoginStateInvalid(`response for ${providerId} with no matching login in this session`);
-  req.session.pendingLogins = pendings.filter((p) => p !== match);
-  await saveSession(req);
-  if (clock.now() - match.createdAt >= PENDING_LOGIN_TTL_MS) {
-    throw new LoginStateInvalid(`response for ${providerId} after the login state expired`);
-  }
-  return match;
-}
 
 /** What a protocol hands over for its own logout (never logged, never sent upstream). */
 export interface LoginExtras {
   /** For RP-initiated logout's id_token_hint. */
   idToken?: string;
+  /** SAML: the subject and IdP session, for single logout (SP- and IdP-initiated). */
+  saml?: SamlSessionInfo;
 }
 
 export interface SessionLoginDeps {
@@ -49,7 +26,8 @@ export interface SessionLoginDeps {
  * A new session id at login (session fixation): nothing from the anonymous session carries over.
  * The ID token goes to the browser sealed for this session id, in a cookie only {prefix}/logout
  * receives (session/logout-hint-cookie.ts), not into the store; one too large for a cookie stays
- * in the session as before. A login without one clears an earlier login's hint.
+ * in the session as before. A login without one clears an earlier login's hint. Everything the
+ * session holds is set before its one write.
  */
 export async function establishSession(
   req: Request,
@@ -62,6 +40,7 @@ export async function establishSession(
   req.session.identity = identity;
   req.session.authenticatedAt = deps.clock.now();
   req.session.csrfToken = randomBytes(24).toString('base64url');
+  if (extras.saml !== undefined) req.session.saml = extras.saml;
   const { idToken } = extras;
   const sealed = idToken === undefined ? undefined : deps.logoutHint.seal(idToken, req.sessionID);
   if (idToken !== undefined && sealed === undefined) req.session.idToken = idToken;

@@ -43,6 +43,8 @@ export function createGatewayApp(deps: GatewayAppDeps): (req: IncomingMessage, r
   app.use((req: Request) => {
     throw new RouteNotFound(`no gateway route ${req.method} ${req.path}`);
   });
+  // Express knows an error handler by its four parameters, so `_next` must be declared though unused.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- see above
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     sendError(err, req, res, deps.log);
   });

@@ -3,20 +3,19 @@
 // callback may land on any replica that shares the store.
 import { Router, type Request, type Response } from 'express';
 import type { Clock } from '../core/clock.js';
-import { LoginLoopDetected, UnknownProvider } from '../core/errors.js';
+import { UnknownProvider } from '../core/errors.js';
 import { escapeHtml, renderPage, sendHtml, sendRedirect } from '../http/pages.js';
 import { normalizeRequestTarget } from '../http/request-path.js';
 import type { LoginCompleter } from '../login/complete-login.js';
-import { countLoginRound, LOOP_WINDOW_MS } from '../login/loop-guard.js';
-import { consumePendingLogin, establishSession } from '../login/session-login.js';
+import { createLoopGuard } from '../login/loop-guard.js';
+import { addPendingLogin, consumePendingLogin } from '../login/pending-logins.js';
+import { establishSession } from '../login/session-login.js';
 import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
 import type { Logger } from '../observability/logger.js';
 import type { RouteTable } from '../policy/route-table.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
-import { readCookie, type SessionCookieSettings } from '../session/cookie.js';
-import { saveSession } from '../session/express-session.js';
+import type { SessionCookieSettings } from '../session/cookie.js';
 import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
-import { MAX_PENDING_LOGINS, PENDING_LOGIN_TTL_MS } from '../session/session-data.js';
 
 export interface LoginRoutesDeps {
   providers: ReadonlyMap<string, IdentityProvider>;
@@ -36,7 +35,7 @@ export interface LoginRoutesDeps {
 
 export function createLoginRoutes(deps: LoginRoutesDeps): Router {
   const router = Router();
-  const loopCookieName = `${deps.cookie.name}-rounds`;
+  const loopGuard = createLoopGuard(deps.cookie);
 
   const returnToFrom = (req: Request): string => {
     const rd = typeof req.query.rd === 'string' ? req.query.rd : undefined;
@@ -45,23 +44,10 @@ export function createLoginRoutes(deps: LoginRoutesDeps): Router {
 
   async function startLogin(req: Request, res: Response, provider: IdentityProvider): Promise<void> {
     const now = deps.clock.now();
-    const round = countLoginRound(readCookie(req.headers.cookie, loopCookieName), now);
-    if (round.looping) throw new LoginLoopDetected(`login loop for provider ${provider.id}`);
-
+    const round = loopGuard.countRound(req, provider.id, now);
     const { authorizationUrl, pending } = await provider.startLogin(returnToFrom(req), now);
-    const stillValid = (req.session.pendingLogins ?? []).filter(
-      (p) => now - p.createdAt < PENDING_LOGIN_TTL_MS,
-    );
-    req.session.pendingLogins = [...stillValid, pending].slice(-MAX_PENDING_LOGINS);
-    await saveSession(req);
-    res.cookie(loopCookieName, round.nextValue, {
-      httpOnly: true,
-      secure: deps.cookie.secure,
-      sameSite: 'lax',
-      path: '/',
-      maxAge: LOOP_WINDOW_MS,
-      ...(deps.cookie.domain === undefined ? {} : { domain: deps.cookie.domain }),
-    });
+    await addPendingLogin(req, pending);
+    loopGuard.writeRound(res, round);
     sendRedirect(res, 302, authorizationUrl.href);
   }
 

@@ -44,7 +44,7 @@ export function createLogoutRoutes(deps: LogoutRoutesDeps): Router {
     const identity = req.session.identity;
     const idToken = identity === undefined ? undefined : (req.session.idToken ?? idTokenFromHint(req));
     // What the ended session held, for providers that log out by subject (SAML: NameID, SessionIndex).
-    const ended: EndedSession = { ...req.session };
+    const ended: EndedSession = { saml: req.session.saml };
     await destroySession(req);
     // Secure as when set: browsers ignore a __Host-/__Secure- cookie without it, even to clear it.
     res.clearCookie(deps.cookie.name, {

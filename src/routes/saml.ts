@@ -4,7 +4,8 @@
 //   slo       GET   single logout (HTTP-Redirect binding): the IdP's LogoutRequest, or its
 //                   LogoutResponse to ours
 // Mounted before the gateway's 4 kB form parser: a SAMLResponse is far larger, so the ACS has its own.
-// Thin like the other routes: verification is the provider's (providers/saml), sessions are login/'s.
+// Thin like the other routes: verification is the provider's (reached through the IdentityProvider
+// port's `saml` part), pending logins, sessions and single logout are login/'s.
 import { createHash } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Clock } from '../core/clock.js';
@@ -12,21 +13,14 @@ import { LoginStateInvalid, UnknownProvider } from '../core/errors.js';
 import { escapeHtml, GATEWAY_PAGE_HEADERS, renderPage, sendHtml, sendRedirect } from '../http/pages.js';
 import type { LoginCompleter } from '../login/complete-login.js';
 import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
-import { consumePendingLogin, establishSession } from '../login/session-login.js';
+import { consumePendingLogin, hasPendingLogin } from '../login/pending-logins.js';
+import { establishSession } from '../login/session-login.js';
+import { createSingleLogout, type SamlProvider, type SingleLogoutDeps } from '../login/single-logout.js';
 import type { Logger } from '../observability/logger.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
-import {
-  logoutRequestMatches,
-  samlInfoOf,
-  samlSubjectKey,
-  type SamlEndpoints,
-} from '../providers/saml-endpoints.js';
-import { saveSession } from '../session/express-session.js';
 import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
-import type { SessionIndex } from '../session/session-index.js';
-import type { SessionReader } from '../session/session-reader.js';
 
-export interface SamlRoutesDeps {
+export interface SamlRoutesDeps extends SingleLogoutDeps {
   providers: ReadonlyMap<string, IdentityProvider>;
   completeLogin: LoginCompleter;
   returnUrlPolicy: ReturnUrlPolicy;
@@ -37,17 +31,6 @@ export interface SamlRoutesDeps {
   /** Cleared at sign-in: a SAML session has no ID token. */
   logoutHint: LogoutHintCookie;
   sessionMiddleware: RequestHandler;
-  /** (provider, NameID) → session ids, for IdP-initiated logout. */
-  sessionIndex: SessionIndex;
-  /** Reads and ends sessions by id (IdP-initiated logout ends sessions other than the caller's). */
-  sessionStore: { read: SessionReader['read']; destroy(sessionId: string): Promise<void> };
-  absoluteTimeoutMs: number;
-}
-
-/** A provider whose `saml` endpoints are present. */
-interface SamlProvider {
-  readonly id: string;
-  readonly saml: SamlEndpoints;
 }
 
 /** A SAMLResponse is a few kB, up to ~100 kB with many attributes or an encrypted assertion. */
@@ -61,6 +44,7 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
   const router = Router();
   const acsBody = express.urlencoded({ extended: false, limit: ACS_BODY_LIMIT, parameterLimit: 10 });
   const loggedOutUrl = new URL(`${deps.prefix}/logged-out`, deps.publicUrl).href;
+  const singleLogout = createSingleLogout(deps);
 
   function providerFrom(req: Request): SamlProvider {
     const provider = deps.providers.get(String(req.params.provider));
@@ -92,12 +76,11 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
     // the pending login could not be found. Answer with a page that posts the same form again from
     // this origin; that request carries the cookie. Nothing is decided on the cross-site request.
     if (isCrossSitePost(req, deps.publicUrl) && body[SAME_SITE_FIELD] !== '1') {
-      return sendResubmitPage(res, provider.saml.acsUrl, samlResponse, relayState);
+      sendResubmitPage(res, provider.saml.acsUrl, samlResponse, relayState);
+      return;
     }
 
-    const pendingExists = (req.session.pendingLogins ?? []).some(
-      (pending) => pending.providerId === provider.id && pending.state === relayState && relayState !== '',
-    );
+    const pendingExists = hasPendingLogin(req, provider.id, relayState);
     if (!pendingExists && !provider.saml.allowIdpInitiated) {
       throw new LoginStateInvalid(`SAML response for ${provider.id} with no matching login in this session`);
     }
@@ -107,19 +90,9 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
       : null;
     const login = await provider.saml.acceptLoginResponse(samlResponse, pending?.nonce ?? null);
     const identity = await deps.completeLogin(login.external);
-    await establishSession(req, res, identity, {}, deps);
-    req.session.saml = login.session;
-    await saveSession(req);
-    try {
-      await deps.sessionIndex.add(
-        samlSubjectKey(provider.id, login.session.nameId.value),
-        req.sessionID,
-        deps.absoluteTimeoutMs,
-      );
-    } catch (err) {
-      // The session stands; only an IdP-initiated logout will not find it (its timeouts still apply).
-      deps.log.warn({ providerId: provider.id, err }, 'could not index the session for SAML single logout');
-    }
+    // One write: the SAML subject is in the session from the start.
+    await establishSession(req, res, identity, { saml: login.session }, deps);
+    await singleLogout.indexSession(login.session, req.sessionID);
     deps.log.info(
       {
         event: 'login',
@@ -141,59 +114,20 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
   router.get('/saml/:provider/slo', async (req, res) => {
     const provider = providerFrom(req);
     const rawQuery = rawQueryOf(req);
-    if (new URLSearchParams(rawQuery).has('SAMLRequest')) return handleLogoutRequest(provider, rawQuery, res);
-
-    // The IdP's answer to the LogoutRequest sent at /logout: the local session already ended there,
-    // so the answer only decides what the log says.
-    try {
-      const success = await provider.saml.acceptLogoutResponse(rawQuery);
-      deps.log.info(
-        { event: 'saml-logout-response', providerId: provider.id, success },
-        'IdP answered single logout',
-      );
-    } catch (err) {
-      deps.log.info(
-        { event: 'saml-logout-response', providerId: provider.id, err: (err as Error).message },
-        'IdP logout answer refused',
-      );
+    if (!new URLSearchParams(rawQuery).has('SAMLRequest')) {
+      // The IdP's answer to the LogoutRequest sent at /logout: the local session already ended there.
+      await singleLogout.acceptLogoutResponse(provider, rawQuery);
+      sendRedirect(res, 303, loggedOutUrl);
+      return;
     }
-    sendRedirect(res, 303, loggedOutUrl);
-  });
-
-  /** IdP-initiated logout: end every session of the subject the IdP names, on every replica. */
-  async function handleLogoutRequest(provider: SamlProvider, rawQuery: string, res: Response): Promise<void> {
-    const accepted = await provider.saml.acceptLogoutRequest(rawQuery);
-    const { request } = accepted;
-    const key = samlSubjectKey(provider.id, request.nameId.value);
-    let ended = 0;
-    let failed = false;
-    for (const sessionId of await deps.sessionIndex.sessionIds(key)) {
-      try {
-        const info = samlInfoOf(await deps.sessionStore.read(sessionId));
-        if (info === null) {
-          await deps.sessionIndex.remove(key, sessionId); // ended some other way
-          continue;
-        }
-        if (!logoutRequestMatches(info, provider.id, request)) continue;
-        await deps.sessionStore.destroy(sessionId);
-        await deps.sessionIndex.remove(key, sessionId);
-        ended += 1;
-      } catch (err) {
-        failed = true;
-        deps.log.error({ providerId: provider.id, err }, 'could not end a session for a SAML LogoutRequest');
-      }
-    }
-    deps.log.info(
-      { event: 'logout', outcome: 'success', providerId: provider.id, initiatedBy: 'idp', sessions: ended },
-      'IdP single logout',
-    );
-    const answer = provider.saml.logoutResponseUrl(accepted, !failed);
+    // IdP-initiated logout: every session of the subject the IdP names ends, on every replica.
+    const answer = await singleLogout.acceptLogoutRequest(provider, rawQuery);
     if (answer === null) {
       sendHtml(res, 200, renderPage('Signed out', '<h1>Signed out</h1><p>You have been signed out.</p>'));
       return;
     }
     sendRedirect(res, 302, answer.href);
-  }
+  });
 
   return router;
 }
