@@ -4,9 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { deepFreeze } from '../core/deep-freeze.js';
 import type { Result } from '../core/result.js';
 import { crossCheck } from './cross-checks.js';
 import type { ConfigIssue } from './issues.js';
+import { PROVIDER_TYPES } from './provider-schemas.js';
 import { configSchema, type Config } from './schema.js';
 
 export type { ConfigIssue } from './issues.js';
@@ -203,16 +205,9 @@ function describeIssue(issue: {
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${String(k)}'`).join(', ')}`;
   }
   if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return 'is required';
-  if (issue.code === 'invalid_union' && issue.path.at(-1) === 'type') return 'must be one of: oidc';
+  if (issue.code === 'invalid_union' && issue.path[0] === 'providers' && issue.path.at(-1) === 'type')
+    return `must be one of: ${PROVIDER_TYPES.join(', ')}`;
   return issue.message;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 export function formatIssues(issues: readonly ConfigIssue[]): string {

@@ -37,3 +37,8 @@ export const providerSchema = z.discriminatedUnion('type', [
   entraProviderSchema,
   samlProviderSchema,
 ]);
+
+/** Every provider `type:` the gateway knows, in the union's order (for messages). */
+export const PROVIDER_TYPES: readonly string[] = providerSchema.options.map(
+  (option) => option.shape.type.value,
+);

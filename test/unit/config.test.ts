@@ -175,6 +175,14 @@ describe('refusals name the key path and the reason', () => {
       reason: "unknown key 'upstrem'",
     },
     {
+      name: 'unknown provider type lists every type there is',
+      config: configWith((c) => {
+        provider0(c).type = 'oidcc';
+      }),
+      path: 'providers.0.type',
+      reason: 'must be one of: oidc, okta, oauth2, entra, saml',
+    },
+    {
       name: 'missing publicUrl',
       config: configWith((c) => {
         delete section(c, 'server').publicUrl;
