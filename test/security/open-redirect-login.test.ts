@@ -14,29 +14,10 @@
 // allowed host's http URL, so the exact expected landing is asserted instead of '/'. The https-origin
 // downgrade refusal is covered by test/unit/return-url.test.ts.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { corpusLines, expandTokens } from '../support/attack-corpus.js';
 import { TestBrowser } from '../support/browser.js';
 import { loginThroughRogue, startRogueStack, userinfo, type RogueStack } from '../support/rogue-stack.js';
-
-// --- corpus decoding, exactly as test/unit/return-url.test.ts does it ------------------------------
-
-const TOKENS: Record<string, string> = { TAB: '\t', LF: '\n', CR: '\r', SP: ' ', NUL: '\0', DEL: '\x7f' };
-
-/** Expands the corpus tokens <TAB> <LF> <CR> <SP> <NUL> <DEL> <U+XXXX>. */
-function expandTokens(text: string): string {
-  return text.replace(/<(TAB|LF|CR|SP|NUL|DEL|U\+[0-9A-Fa-f]{4,6})>/g, (_, name: string) =>
-    name.startsWith('U+') ? String.fromCodePoint(Number.parseInt(name.slice(2), 16)) : (TOKENS[name] ?? ''),
-  );
-}
-
-/** Non-comment, non-blank lines of a corpus file, verbatim (tokens not yet expanded). */
-function corpusLines(name: string): string[] {
-  const text = readFileSync(new URL(`../fixtures/attacks/${name}`, import.meta.url), 'utf8');
-  return text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
-}
-
-// ---------------------------------------------------------------------------------------------------
 
 const attacks = corpusLines('open-redirects.txt');
 

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 
 import {
   loginReturnUrlFor,
@@ -9,36 +8,12 @@ import {
   safeReturnUrl,
   type ReturnUrlPolicy,
 } from '../../src/login/return-url.js';
+import { corpusLines, corpusPairs, expandTokens, randomGenerator } from '../support/attack-corpus.js';
 
 const policy: ReturnUrlPolicy = {
   publicOrigin: 'https://apps.example.com',
   allowedHosts: ['grafana.example.com', '.corp.example.com'],
 };
-
-// --- corpus helpers ---------------------------------------------------------------------------
-
-const TOKENS: Record<string, string> = { TAB: '\t', LF: '\n', CR: '\r', SP: ' ', NUL: '\0', DEL: '\x7f' };
-
-/** Expands the corpus tokens <TAB> <LF> <CR> <SP> <NUL> <DEL> <U+XXXX>. */
-function expandTokens(text: string): string {
-  return text.replace(/<(TAB|LF|CR|SP|NUL|DEL|U\+[0-9A-Fa-f]{4,6})>/g, (_, name: string) =>
-    name.startsWith('U+') ? String.fromCodePoint(Number.parseInt(name.slice(2), 16)) : (TOKENS[name] ?? ''),
-  );
-}
-
-/** Non-comment, non-blank lines of a corpus file, verbatim (tokens not yet expanded). */
-function corpusLines(name: string): string[] {
-  const text = readFileSync(new URL(`../fixtures/attacks/${name}`, import.meta.url), 'utf8');
-  return text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
-}
-
-function corpusPairs(name: string): Array<{ input: string; expected: string; line: string }> {
-  return corpusLines(name).map((line) => {
-    const tab = line.indexOf('\t');
-    assert.ok(tab !== -1, `corpus line without TAB: ${line}`);
-    return { input: expandTokens(line.slice(0, tab)), expected: expandTokens(line.slice(tab + 1)), line };
-  });
-}
 
 // --- corpora ----------------------------------------------------------------------------------
 
@@ -181,18 +156,6 @@ test('loginReturnUrlFor output round-trips through safeReturnUrl', () => {
 });
 
 // --- property check ---------------------------------------------------------------------------
-
-/** Small deterministic PRNG (mulberry32) so a failure is reproducible. */
-function randomGenerator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DANGEROUS_ALPHABET = [
   '/',
