@@ -10,6 +10,8 @@ import type { PendingLogin } from '../../core/pending-login.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { classifyLoginError, describeError } from '../login-errors.js';
 import { claimAsGroups, claimAsString, readClaim } from '../oidc/claims.js';
+import { secretClientAuth } from '../oidc/client-auth.js';
+import { allowPlainHttp } from '../oidc/oidc-flow.js';
 
 /** IdP calls give up after this long, so a hanging IdP cannot pile up requests. */
 const IDP_TIMEOUT_SECONDS = 10;
@@ -66,8 +68,8 @@ export function createOAuth2Provider(
     },
 
     // Plain OAuth 2.0 has no logout endpoint; the IdP session outlives the gateway's.
-    async endSessionUrl() {
-      return undefined;
+    endSessionUrl() {
+      return Promise.resolve(undefined);
     },
   };
 }
@@ -82,16 +84,15 @@ function configurationFor(config: OAuth2ProviderConfig): client.Configuration {
     token_endpoint: config.tokenUrl,
     userinfo_endpoint: config.userinfoUrl,
   };
+  // A client without a secret is a public client (PKCE required by the config checks): only client_id is sent.
   const clientAuth =
     config.clientSecret === undefined
       ? client.None()
-      : config.clientAuth === 'client_secret_basic'
-        ? client.ClientSecretBasic(config.clientSecret)
-        : client.ClientSecretPost(config.clientSecret);
+      : secretClientAuth(config.clientAuth, config.clientSecret);
   const oauth = new client.Configuration(server, config.clientId, {}, clientAuth);
   oauth.timeout = IDP_TIMEOUT_SECONDS;
   oauth[client.customFetch] = fetchWithHeaders(config.requestHeaders, new URL(config.tokenUrl));
-  if (config.insecureAllowHttp) client.allowInsecureRequests(oauth);
+  if (config.insecureAllowHttp) allowPlainHttp(oauth);
   return oauth;
 }
 

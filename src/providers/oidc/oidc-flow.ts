@@ -1,25 +1,10 @@
 // Small pieces of the OpenID Connect flow shared by providers built on openid-client.
 
-import { createPrivateKey, type webcrypto } from 'node:crypto';
 import * as client from 'openid-client';
 import { ProviderUnavailable } from '../../core/errors.js';
 import type { PendingLogin } from '../../core/pending-login.js';
 import type { LoginStart } from '../identity-provider.js';
 import { describeError } from '../login-errors.js';
-
-/**
- * A PEM private key (PKCS#8, PKCS#1 or SEC1) as a WebCrypto signing key for private_key_jwt:
- * RSA keys sign RS256, EC keys ES256 (P-256), which are the algorithms openid-client derives from them.
- */
-export async function importClientSigningKey(pem: string): Promise<webcrypto.CryptoKey> {
-  const keyObject = createPrivateKey(pem);
-  const algorithm =
-    keyObject.asymmetricKeyType === 'ec'
-      ? { name: 'ECDSA', namedCurve: 'P-256' }
-      : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-  const pkcs8 = keyObject.export({ format: 'der', type: 'pkcs8' });
-  return crypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']);
-}
 
 /**
  * Starts an authorization code flow: fresh state, nonce and PKCE verifier (S256), kept server-side
@@ -56,6 +41,17 @@ export async function startAuthorizationCodeFlow(
   });
   return { authorizationUrl, pending };
 }
+
+/**
+ * Lets openid-client talk plain HTTP to the IdP. Only reached through a config switch named
+ * insecure* (off by default, announced at start) for local test IdPs. It is openid-client's own
+ * function, not a wrapper: discovery() recognises it in `execute` by identity.
+ */
+export const allowPlainHttp: (configuration: client.Configuration) => void =
+  // openid-client marks allowInsecureRequests deprecated only to make its use stand out (its own
+  // JSDoc says so); this is that one visible use, behind the insecure* config switches.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  client.allowInsecureRequests;
 
 /** After a failed discovery, wait this long before asking the IdP again. */
 const DISCOVERY_RETRY_MS = 5_000;

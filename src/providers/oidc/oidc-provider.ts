@@ -9,8 +9,9 @@ import type { ExternalIdentity } from '../../core/identity.js';
 import type { PendingLogin } from '../../core/pending-login.js';
 import type { FinishedLogin, IdentityProvider, LoginStart } from '../identity-provider.js';
 import { classifyLoginError, describeError } from '../login-errors.js';
-import { importClientSigningKey, lazyDiscovery, startAuthorizationCodeFlow } from './oidc-flow.js';
 import { claimAsGroups, claimAsString, readFirst } from './claims.js';
+import { createClientAuth } from './client-auth.js';
+import { allowPlainHttp, lazyDiscovery, startAuthorizationCodeFlow } from './oidc-flow.js';
 
 /** IdP calls give up after this long, so a hanging IdP cannot pile up requests. */
 const IDP_TIMEOUT_SECONDS = 10;
@@ -138,26 +139,11 @@ async function discover(config: OidcProviderConfig): Promise<client.Configuratio
     // must never become a session.
     client.enableNonRepudiationChecks,
   ];
-  if (config.insecureAllowHttpIssuer) execute.push(client.allowInsecureRequests);
-  return client.discovery(new URL(config.issuer), config.clientId, metadata, await clientAuthFor(config), {
+  if (config.insecureAllowHttpIssuer) execute.push(allowPlainHttp);
+  return client.discovery(new URL(config.issuer), config.clientId, metadata, await createClientAuth(config), {
     execute,
     timeout: IDP_TIMEOUT_SECONDS,
   });
-}
-
-async function clientAuthFor(config: OidcProviderConfig): Promise<client.ClientAuth> {
-  switch (config.clientAuth) {
-    case 'client_secret_basic':
-      return client.ClientSecretBasic(config.clientSecret);
-    case 'client_secret_post':
-      return client.ClientSecretPost(config.clientSecret);
-    case 'private_key_jwt': {
-      const key = await importClientSigningKey(config.privateKey ?? '');
-      return client.PrivateKeyJwt(
-        config.privateKeyId === undefined ? key : { key, kid: config.privateKeyId },
-      );
-    }
-  }
 }
 
 export function externalIdentityFrom(
