@@ -8,11 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import { inflateRawSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { TestBrowser } from '../support/browser.js';
 import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 import { requireSimpleSamlPhp, SAML_KEYS_DIR, startSamlIdp, type SamlIdp } from '../support/saml-idp.js';
 import {
   errorCodeOf,
+  genuineResponse,
   JSON_HEADERS,
   loginThroughSaml,
   postToAcs,
@@ -44,6 +46,14 @@ async function appView(
   };
 }
 
+/**
+ * Stops what a before() started, in order, each even if an earlier one fails. A before() that failed
+ * part-way left the rest unassigned, whatever their declared types say.
+ */
+async function stopInOrder(...running: Array<{ close(): Promise<void> } | undefined>): Promise<void> {
+  for (const resource of running) await resource?.close().catch(() => undefined);
+}
+
 /** SP-initiated logout as the browser does it: the confirmation form posts same-origin. */
 async function logout(stack: SamlStack, browser: TestBrowser) {
   return browser.navigate(`${stack.publicUrl}/.portcullis/logout`, {
@@ -61,10 +71,7 @@ describe('SAML login through SimpleSAMLphp', { skip: 'skip' in ssp ? ssp.skip : 
     idp = await startSamlIdp((ssp as { php: string }).php);
     stack = await startSamlStack(idp);
   });
-  after(async () => {
-    await stack?.close();
-    await idp?.close();
-  });
+  after(() => stopInOrder(stack, idp));
 
   test('serves SP metadata the IdP accepts: entity ID, POST ACS, Redirect SLO, signed assertions wanted', async () => {
     const response = await fetch(stack.metadataUrl);
@@ -129,9 +136,9 @@ describe('SAML login through SimpleSAMLphp', { skip: 'skip' in ssp ? ssp.skip : 
     const admins = await appView(stack, browser, '/admins/panel');
     assert.equal(admins.status, 200);
     assert.equal(admins.echo?.headers['x-auth-request-user'], 'alice');
-    assert.equal(admins.echo?.headers['x-auth-request-email'], 'alice@example.com');
-    assert.equal(admins.echo?.headers['x-auth-request-groups'], 'all-users,eng,gw-admins');
-    assert.equal(admins.echo?.assertion?.valid, true, 'the app verifies the signed identity assertion');
+    assert.equal(admins.echo.headers['x-auth-request-email'], 'alice@example.com');
+    assert.equal(admins.echo.headers['x-auth-request-groups'], 'all-users,eng,gw-admins');
+    assert.equal(admins.echo.assertion?.valid, true, 'the app verifies the signed identity assertion');
   });
 
   test('bob signs in with his groups only: eng yes, admins no', async () => {
@@ -271,7 +278,7 @@ describe('SAML options through SimpleSAMLphp', { skip: 'skip' in ssp ? ssp.skip 
   before(async () => {
     idp = await startSamlIdp((ssp as { php: string }).php);
   });
-  after(() => idp?.close());
+  after(() => stopInOrder(idp));
 
   test('IdP-initiated login works when enabled, landing on a RelayState that passes the return-URL rules', async () => {
     const stack = await startSamlStack(idp, { provider: { allowIdpInitiated: true } });
@@ -414,10 +421,47 @@ describe(
       redis = await startRedisServer();
       stack = await startSamlStack(idp, { store: 'redis', redisUrl: redis.url });
     });
-    after(async () => {
-      await stack?.close();
-      await redis?.close();
-      await idp?.close();
+    after(() => stopInOrder(stack, redis, idp));
+
+    test('a SAML login saves its new session once, with the SAML subject in it', async () => {
+      const browser = new TestBrowser();
+      const { form } = await genuineResponse(stack, browser, 'alice');
+      const keyPrefix = (stack.rawConfig.session as { redis: { keyPrefix: string } }).redis.keyPrefix;
+      const sessionKeys = `${keyPrefix}sess:`;
+      // Every command Redis runs while the ACS answers, as MONITOR reports it.
+      const monitor = await new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 }).monitor();
+      const probe = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+      const commands: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+      try {
+        const acs = await postToAcs(stack, browser, form);
+        assert.equal(acs.status, 303, acs.body.slice(0, 300));
+        // MONITOR reports asynchronously: wait until a marker sent after the login has come through.
+        const marker = `${keyPrefix}marker`;
+        await probe.get(marker);
+        for (let waited = 0; !commands.some((args) => args[1] === marker) && waited < 5_000; waited += 20) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      } finally {
+        monitor.disconnect();
+        probe.disconnect();
+      }
+      const signed = decodeURIComponent(browser.cookies(stack.publicUrl).get('portcullis') ?? '');
+      const sessionId = signed.slice(2, signed.lastIndexOf('.'));
+      assert.ok(sessionId !== '', 'the browser holds a session cookie');
+      const writes = commands.filter(
+        (args) => args[0]?.toLowerCase() === 'set' && args[1]?.startsWith(sessionKeys) === true,
+      );
+      const writesOfNew = writes.filter((args) => args[1] === `${sessionKeys}${sessionId}`);
+      // The login saves the new session once, SAML subject included, so no record without it is ever
+      // stored. express-session then commits it once more as the response ends: it only tracks saves
+      // of the session it loaded or generated itself, never of one made by regenerate(), so every
+      // login (OIDC and break-glass too) has that second write. Before, SAML saved a third time.
+      assert.equal(writesOfNew.length, 2, `SETs of the new session: ${writesOfNew.length}`);
+      for (const args of writesOfNew) assert.match(args[2] ?? '', /"saml":\{"providerId":"corp"/);
+      // The only other write: the old (pre-login) session giving up its pending login before verification.
+      assert.equal(writes.length - writesOfNew.length, 1, writes.map((args) => args[1]).join('\n'));
+      assert.equal((await userinfo(stack, browser)).status, 200, 'the session works');
     });
 
     test('an IdP LogoutRequest arriving at another replica ends a session made on the first', async () => {
