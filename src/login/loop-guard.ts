@@ -1,12 +1,14 @@
 // Stops a browser bouncing between gateway and IdP forever (a cookie that never sticks, a clock far
 // off, an app that rejects the identity it was given...). Counted in a small cookie of its own, so
-// it works even when the session cookie is the thing that fails. This file owns that cookie: its
-// name, reading and writing. Nothing clears it: it expires a minute after the window opened, and a
-// successful sign-in must not reset it (the loops it stops are made of successful sign-ins).
+// it works even when the session cookie is the thing that fails. This file owns that cookie: reading
+// and writing it. Its name (`<session cookie>-rounds`) is declared in session/cookie.ts beside the
+// gateway's other cookie names, which the front door hides from apps (session/ cannot import login/).
+// Nothing clears it: it expires a minute after it was last written, and a successful sign-in must not
+// reset it (the loops it stops are made of successful sign-ins).
 import type { IncomingMessage } from 'node:http';
 import type { Response } from 'express';
 import { LoginLoopDetected } from '../core/errors.js';
-import { readCookie, type SessionCookieSettings } from '../session/cookie.js';
+import { loginRoundsCookieName, readCookie, type SessionCookieSettings } from '../session/cookie.js';
 
 export const LOOP_WINDOW_MS = 60_000;
 export const MAX_LOGIN_ROUNDS = 5;
@@ -27,11 +29,6 @@ export function countLoginRound(value: string | undefined, now: number): LoopVer
   return { looping: count >= MAX_LOGIN_ROUNDS, nextValue: `${count + 1}.${Math.floor(windowStart / 1000)}` };
 }
 
-/** The loop guard's cookie: `<session cookie>-rounds` (the front door hides it from apps). */
-export function loopGuardCookieName(sessionCookieName: string): string {
-  return `${sessionCookieName}-rounds`;
-}
-
 /** One sign-in start, counted: write it once the browser is really sent to the IdP. */
 export interface LoginRound {
   readonly nextValue: string;
@@ -45,7 +42,7 @@ export interface LoopGuard {
 }
 
 export function createLoopGuard(cookie: SessionCookieSettings): LoopGuard {
-  const name = loopGuardCookieName(cookie.name);
+  const name = loginRoundsCookieName(cookie);
   return {
     countRound(req, providerId, now) {
       const verdict = countLoginRound(readCookie(req.headers.cookie, name), now);
