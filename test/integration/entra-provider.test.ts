@@ -87,6 +87,12 @@ interface Harness {
   warnings: Array<{ obj: object; msg: string }>;
 }
 
+/** The URL a fetch is for, whatever form it was given in. */
+function urlOf(input: Parameters<typeof fetch>[0]): string {
+  if (typeof input === 'string') return input;
+  return input instanceof URL ? input.href : input.url;
+}
+
 describe('Entra ID provider', () => {
   let idp: EntraIdp;
   let graph: FakeGraph;
@@ -439,10 +445,10 @@ describe('Entra ID provider', () => {
       // Rewrites the token response in transit: tid and iss both switched to tenant B, signature kept.
       const tampering: typeof fetch = async (input, init) => {
         const response = await fetch(input, init);
-        if (!String(input).endsWith('/token') || init?.method !== 'POST') return response;
+        if (!urlOf(input).endsWith('/token') || init?.method !== 'POST') return response;
         const body = (await response.json()) as Record<string, unknown>;
         if (typeof body['id_token'] !== 'string') return Response.json(body, { status: response.status });
-        const [header, payload, signature] = String(body['id_token']).split('.');
+        const [header, payload, signature] = body['id_token'].split('.');
         const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as Record<
           string,
           unknown
@@ -485,7 +491,7 @@ describe('Entra ID provider', () => {
     test('a discovery document whose issuer is not the template makes the provider unavailable', async () => {
       // tenant B's own document answers for "organizations": its issuer is not the {tenantid} template.
       const redirect: typeof fetch = (input, init) =>
-        fetch(String(input).replace('/organizations/', `/${TENANT_B}/`), init);
+        fetch(urlOf(input).replace('/organizations/', `/${TENANT_B}/`), init);
       const { provider } = harness({ tenantId: 'organizations' }, redirect);
       const refused = await refusal(provider.startLogin('/after', clock));
       assert.equal(refused.code, 'PC_PROVIDER_UNAVAILABLE');
@@ -551,7 +557,7 @@ describe('Entra configuration', () => {
     test(`tenantId ${JSON.stringify(tenantId)} is refused`, () => {
       const result = entraProviderSchema.safeParse({ ...base, tenantId });
       assert.equal(result.success, false);
-      assert.deepEqual(result.error?.issues[0]?.path, ['tenantId']);
+      assert.deepEqual(result.error.issues[0]?.path, ['tenantId']);
     });
   }
 
@@ -569,7 +575,7 @@ describe('Entra configuration', () => {
     });
     assert.equal(result.success, false);
     assert.deepEqual(
-      result.error?.issues.map((issue) => issue.path.join('.')),
+      result.error.issues.map((issue) => issue.path.join('.')),
       ['authorityHost', 'graphBaseUrl'],
     );
     const allowed = entraProviderSchema.safeParse({
@@ -581,7 +587,8 @@ describe('Entra configuration', () => {
   });
 
   test('credentials must fit clientAuth', () => {
-    const { clientSecret: _clientSecret, ...noSecret } = base;
+    const noSecret: Partial<typeof base> = { ...base };
+    delete noSecret.clientSecret;
     assert.deepEqual(
       entraProviderSchema.safeParse(noSecret).error?.issues.map((issue) => issue.path.join('.')),
       ['clientSecret'],

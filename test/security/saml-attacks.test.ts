@@ -109,6 +109,13 @@ function assertAccepted(outcome: Outcome, context: string): void {
   assert.equal(outcome.newLogins, 1, context);
 }
 
+/** Closes, in order, what `before` managed to start: after a failed start the rest is still unset. */
+async function closeStarted(
+  ...started: ReadonlyArray<{ close(): Promise<unknown> } | undefined>
+): Promise<void> {
+  for (const running of started) await running?.close();
+}
+
 describe('SAML response attacks through the gateway', { skip: 'skip' in ssp ? ssp.skip : false }, () => {
   let idp: SamlIdp;
   let stack: SamlStack;
@@ -117,10 +124,7 @@ describe('SAML response attacks through the gateway', { skip: 'skip' in ssp ? ss
     idp = await startSamlIdp((ssp as { php: string }).php);
     stack = await startSamlStack(idp);
   });
-  after(async () => {
-    await stack?.close();
-    await idp?.close();
-  });
+  after(() => closeStarted(stack, idp));
 
   /** A response for this browser's pending login, signed with the IdP's own key (assertion and Response, like SimpleSAMLphp). */
   async function forged(
@@ -377,10 +381,7 @@ describe('SAML assertion replay (unsolicited responses)', { skip: 'skip' in ssp 
     idp = await startSamlIdp((ssp as { php: string }).php);
     stack = await startSamlStack(idp, { provider: { allowIdpInitiated: true } });
   });
-  after(async () => {
-    await stack?.close();
-    await idp?.close();
-  });
+  after(() => closeStarted(stack, idp));
 
   test('an assertion ID is accepted once per instance', async () => {
     const first = new TestBrowser();
@@ -421,11 +422,7 @@ describe(
       const replica = await stack.startReplica();
       replicaAcs = `http://localhost:${replica.gateway.port}${new URL(stack.acsUrl).pathname}`;
     });
-    after(async () => {
-      await stack?.close();
-      await redis?.close();
-      await idp?.close();
-    });
+    after(() => closeStarted(stack, redis, idp));
 
     test('used on one replica, refused on the other', async () => {
       const browser = new TestBrowser();

@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
+import { allowPlainHttp } from '../../src/providers/oidc/oidc-flow.js';
 import { freePort } from '../support/free-port.js';
 import { HOSTILE_ID_TOKEN_ATTACKS, startRogueOp } from '../support/rogue-op.js';
 import type { RogueOp } from '../support/rogue-op.js';
@@ -35,9 +36,7 @@ function discover(
   auth?: client.ClientAuth,
   { lax = false, secret = CLIENT_SECRET }: { lax?: boolean; secret?: string } = {},
 ): Promise<client.Configuration> {
-  const execute = lax
-    ? [client.allowInsecureRequests]
-    : [client.allowInsecureRequests, client.enableNonRepudiationChecks];
+  const execute = lax ? [allowPlainHttp] : [allowPlainHttp, client.enableNonRepudiationChecks];
   return client.discovery(new URL(op.issuer), CLIENT_ID, secret, auth, { execute });
 }
 
