@@ -1,12 +1,12 @@
 // The three client authentication methods and claim mapping, each against the real local IdP.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loginAtLocalIdp, TestBrowser } from '../support/browser.js';
 import { CLIENT_ID, CLIENT_SECRET, startStack, type StackOptions } from '../support/gateway-stack.js';
+import { newSigningKey } from '../support/jwks.js';
 
 const api = { accept: 'application/json', 'sec-fetch-mode': 'cors' };
 
@@ -44,22 +44,13 @@ describe('client authentication at the token endpoint', () => {
 
   for (const keyType of ['ec', 'rsa'] as const) {
     test(`private_key_jwt with an ${keyType.toUpperCase()} key`, async () => {
-      const { privateKey, publicKey } =
-        keyType === 'ec'
-          ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-          : generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const publicJwk = {
-        ...publicKey.export({ format: 'jwk' }),
-        kid: 'gw-1',
-        use: 'sig',
-        alg: keyType === 'ec' ? 'ES256' : 'RS256',
-      };
+      const key = newSigningKey(keyType === 'ec' ? 'ES256' : 'RS256', 'gw-1');
       const headers = await loginAndEcho(
         {
           provider: {
             clientAuth: 'private_key_jwt',
             clientSecret: undefined,
-            privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+            privateKey: key.privatePem(),
             privateKeyId: 'gw-1',
           },
           idpClient: (callback, loggedOut) => ({
@@ -67,7 +58,7 @@ describe('client authentication at the token endpoint', () => {
             redirect_uris: [callback],
             post_logout_redirect_uris: [loggedOut],
             token_endpoint_auth_method: 'private_key_jwt',
-            jwks: { keys: [publicJwk] },
+            jwks: { keys: [key.publicJwk] },
           }),
         },
         'bob',

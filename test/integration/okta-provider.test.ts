@@ -1,7 +1,7 @@
 // The Okta preset: how the OIDC config is derived, a full login against dev/local-idp standing in
 // for Okta (through insecureIssuerOverride), and the access token audience check against a local JWKS.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -23,6 +23,7 @@ import {
 import { startLocalIdp, type LocalIdp } from '../../dev/local-idp.js';
 import { loginAtLocalIdp, TestBrowser } from '../support/browser.js';
 import { freePort } from '../support/free-port.js';
+import { newSigningKey, serveJwks, type JwksServer } from '../support/jwks.js';
 
 const base = {
   id: 'okta',
@@ -195,29 +196,22 @@ describe('okta provider against a local OpenID Provider standing in for Okta', (
 
 describe('access token audience check', () => {
   const AUDIENCE = 'api://default';
-  let jwksServer: Server;
+  let jwks: JwksServer;
   let issuer: string;
   let jwksUri: string;
-  let signingKey: KeyObject;
-  let strangerKey: KeyObject;
   const kid = 'okta-key-1';
+  const signing = newSigningKey('RS256', kid);
+  /** Another key under the same kid: its signatures must not verify. */
+  const stranger = newSigningKey('RS256', kid);
+  const signingKey = signing.privateKey;
+  const strangerKey = stranger.privateKey;
 
   before(async () => {
-    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    signingKey = pair.privateKey;
-    strangerKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const jwk = { ...pair.publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
-    jwksServer = createServer((req, res) => {
-      if (req.url === '/oauth2/default/v1/keys') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
-      } else res.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
-    const origin = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
-    issuer = `${origin}/oauth2/default`;
-    jwksUri = `${issuer}/v1/keys`;
+    jwks = await serveJwks([signing.publicJwk], '/oauth2/default/v1/keys');
+    issuer = `${jwks.origin}/oauth2/default`;
+    jwksUri = jwks.url;
   });
-  after(() => new Promise<void>((resolve) => jwksServer.close(() => resolve())));
+  after(() => jwks.close());
 
   function accessToken(
     claims: Record<string, unknown> = {},

@@ -12,16 +12,11 @@
 //
 // The sign-in form is dev/local-idp's (login + password posted to /interaction/{uid}/login), so
 // loginAtLocalIdp() in browser.ts fills it in.
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import {
-  createServer,
-  type IncomingMessage,
-  type RequestListener,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import Provider, { type InteractionDetails } from 'oidc-provider';
+import { closeServer, listen } from './http-server.js';
+import { newSigningKey } from './jwks.js';
 
 export interface EntraIdpUser {
   username: string;
@@ -163,7 +158,6 @@ function createTenantProvider(
   usersBySubject: Map<string, EntraIdpUser>,
   interactionOwners: Map<string, Provider>,
 ): Provider {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
   const holder: { provider?: Provider } = {};
   const provider = new Provider(issuer, {
     adapter: createMemoryAdapterFactory(),
@@ -173,7 +167,7 @@ function createTenantProvider(
       token_endpoint_auth_method: client.token_endpoint_auth_method ?? 'client_secret_post',
       ...client,
     })),
-    jwks: { keys: [{ ...rsa, kid: `entra-${randomUUID()}`, use: 'sig', alg: 'RS256' }] },
+    jwks: { keys: [newSigningKey('RS256', `entra-${randomUUID()}`).privateJwk()] },
     cookies: {
       keys: [randomBytes(32).toString('base64url')],
       long: { signed: true, sameSite: 'lax' },
@@ -290,20 +284,6 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
   res.end(text);
-}
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
-    server.closeAllConnections();
-  });
 }
 
 // One store per provider (oidc-provider's bundled MemoryAdapter is process-wide): tenants must not

@@ -20,8 +20,8 @@
 //   a missing or unknown token is 401 InvalidAuthenticationToken.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { importJWK, jwtVerify, type JWK } from 'jose';
+import { closeServer, listen } from './http-server.js';
 
 export interface FakeGraphClient {
   clientId: string;
@@ -120,10 +120,7 @@ export async function startFakeGraph(options: FakeGraphOptions): Promise<FakeGra
       else res.destroy();
     });
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
+  const port = await listen(server);
   const url = `http://127.0.0.1:${port}`;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -382,11 +379,7 @@ export async function startFakeGraph(options: FakeGraphOptions): Promise<FakeGra
     setNextLinkOrigin: (origin) => {
       nextLinkOrigin = origin;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }
 

@@ -11,14 +11,8 @@
 // single-use and expire after 10 minutes, as GitHub's do. Every request's headers are recorded so
 // tests can check what the client sent.
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { closeServer, listen } from './http-server.js';
 
 export const octocat = {
   id: 4242,
@@ -91,11 +85,7 @@ export async function startFakeOAuth2Server(options: FakeOAuth2Options): Promise
     user: options.user ?? octocat,
     authorizeError: undefined,
     tokensRevoked: false,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -268,14 +258,4 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (body.length > MAX_BODY_BYTES) throw new Error('request body too large');
   }
   return body;
-}
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }

@@ -6,10 +6,9 @@
 // It listens on 127.0.0.1 only and has no login page: /authorize answers at once.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
-import type { GenerateKeyPairResult, JWK } from 'jose';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { closeServer, listen } from './http-server.js';
+import { newSigningKey, type PublicJwk, type TestSigningKey } from './jwks.js';
 
 export type IdTokenAttack =
   | 'none' // a correct ID token (the baseline: this login must succeed)
@@ -93,10 +92,10 @@ interface PendingCode {
 
 interface SigningKeys {
   /** The key published in the JWKS: tokens signed with it verify. */
-  published: GenerateKeyPairResult;
+  published: TestSigningKey;
   /** A key the relying party has never seen. */
-  attacker: GenerateKeyPairResult;
-  publicJwk: JWK;
+  attacker: TestSigningKey;
+  publicJwk: PublicJwk;
   publicPem: string;
 }
 
@@ -188,15 +187,14 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 // ---------------------------------------------------------------------------------------------
 // Keys and ID tokens
 
-async function createSigningKeys(): Promise<SigningKeys> {
-  const [published, attacker] = await Promise.all([generateKeyPair('RS256'), generateKeyPair('RS256')]);
-  const publicJwk: JWK = {
-    ...(await exportJWK(published.publicKey)),
-    kid: PUBLISHED_KID,
-    alg: 'RS256',
-    use: 'sig',
+function createSigningKeys(): SigningKeys {
+  const published = newSigningKey('RS256', PUBLISHED_KID);
+  return {
+    published,
+    attacker: newSigningKey('RS256', ATTACKER_KID),
+    publicJwk: published.publicJwk,
+    publicPem: published.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   };
-  return { published, attacker, publicJwk, publicPem: await exportSPKI(published.publicKey) };
 }
 
 /** The claims of a correct ID token for this authorization. */
@@ -249,12 +247,8 @@ function applyClaimAttack(attack: IdTokenAttack, claims: Record<string, unknown>
   }
 }
 
-function signRs256(
-  claims: Record<string, unknown>,
-  key: GenerateKeyPairResult,
-  kid: string,
-): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid }).sign(key.privateKey);
+function signRs256(claims: Record<string, unknown>, key: TestSigningKey, kid: string): Promise<string> {
+  return key.sign(claims, { kid, typ: 'JWT' });
 }
 
 /** Builds the unsigned token by hand: jose refuses to produce alg 'none'. */
@@ -482,23 +476,8 @@ function sendError(res: ServerResponse, error: unknown): void {
   sendJson(res, 500, { error: 'server_error', error_description: String(error) });
 }
 
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
-    // Relying parties keep connections alive; without this close() would wait for their idle timeout.
-    server.closeAllConnections();
-  });
-}
-
 export async function startRogueOp(options: RogueOpOptions): Promise<RogueOp> {
-  const keys = await createSigningKeys();
+  const keys = createSigningKeys();
   let state: OpState | undefined;
   const server = createServer((req, res) => {
     if (!state) return sendError(res, new Error('rogue OP is not ready'));
