@@ -231,7 +231,7 @@ describe('Entra ID provider', () => {
 
       const [tokenRequest] = graph.requests.filter((request) => request.kind === 'token');
       assert.equal(tokenRequest?.tenant, TENANT_A);
-      assert.deepEqual(tokenRequest?.body, {
+      assert.deepEqual(tokenRequest.body, {
         grant_type: 'client_credentials',
         scope: `${graph.url}/.default`,
         client_id: CLIENT_ID,
@@ -239,7 +239,7 @@ describe('Entra ID provider', () => {
       });
       const [lookup] = graph.requests.filter((request) => request.kind === 'getByIds');
       assert.deepEqual(lookup?.body, { ids: [GROUP_ENG, GROUP_ADMINS, GROUP_GONE], types: ['group'] });
-      assert.equal(lookup?.tenant, TENANT_A);
+      assert.equal(lookup.tenant, TENANT_A);
 
       const again = await signIn(provider, 'alice');
       assert.deepEqual(again.groups, alice.groups);
@@ -400,8 +400,8 @@ describe('Entra ID provider', () => {
       assert.deepEqual(alice.groups, ['Engineering', 'Portcullis Admins', GROUP_GONE]);
       const [tokenRequest] = graph.requests.filter((request) => request.kind === 'token');
       assert.equal(tokenRequest?.status, 200, 'the fake checked aud = its token endpoint');
-      assert.equal(tokenRequest?.assertionHeader?.['x5t'], CERT_THUMBPRINT);
-      assert.equal(tokenRequest?.assertionHeader?.['alg'], 'RS256');
+      assert.equal(tokenRequest.assertionHeader?.['x5t'], CERT_THUMBPRINT);
+      assert.equal(tokenRequest.assertionHeader['alg'], 'RS256');
     });
 
     test('the end-session URL is the tenant’s', async () => {
