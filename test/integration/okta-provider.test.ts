@@ -117,7 +117,8 @@ describe('okta → oidc derivation', () => {
       oktaConfigIssues(config, 'providers.0').map((issue) => issue.path);
     assert.deepEqual(paths(parseOkta({ audience: 'api://default' })), ['providers.0.audience']);
     assert.deepEqual(paths(parseOkta({ clientAuth: 'private_key_jwt' })), ['providers.0.privateKeyFile']);
-    const { clientSecret: _secret, ...withoutSecret } = base;
+    const withoutSecret: Partial<typeof base> = { ...base };
+    delete withoutSecret.clientSecret;
     assert.deepEqual(paths(oktaProviderSchema.parse(withoutSecret)), ['providers.0.clientSecret']);
     assert.deepEqual(
       oktaConfigWarnings(parseOkta({ insecureIssuerOverride: 'http://127.0.0.1:9000' }), 'providers.0').map(
@@ -247,11 +248,13 @@ describe('access token audience check', () => {
     ['a signature by another key under the same kid', () => accessToken({}, { key: strangerKey })],
     ['a kid the issuer does not publish', () => accessToken({}, { key: strangerKey, kid: 'unknown' })],
     ['an expired token', () => accessToken({}, { expiresIn: '-5m' })],
-    ['an opaque token', async () => 'opaque-access-token-value'],
+    ['an opaque token', () => Promise.resolve('opaque-access-token-value')],
     [
       'an unsigned token',
-      async () =>
-        `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'x', aud: AUDIENCE })).toString('base64url')}.`,
+      () =>
+        Promise.resolve(
+          `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: 'x', aud: AUDIENCE })).toString('base64url')}.`,
+        ),
     ],
   ] as const) {
     test(`${name} is refused`, async () => {
