@@ -117,6 +117,40 @@ describe('upstream failures and bad targets', () => {
     assert.equal(line.err?.code, 'ECONNRESET');
   });
 
+  test('a WebSocket upgrade to a dead upstream is logged at warn with its cause, not swallowed', async () => {
+    const closed = new Promise<void>((resolve) => {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: gateway.gateway.port,
+        path: '/down/socket',
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        },
+      });
+      req.on('upgrade', (_res, socket) => {
+        socket.destroy();
+        resolve();
+      });
+      req.on('response', () => resolve());
+      req.on('error', () => resolve()); // the gateway closes the socket: what the client sees
+      req.end();
+    });
+    await closed;
+    let line: LogLine | undefined;
+    for (let attempt = 0; attempt < 200 && line === undefined; attempt++) {
+      line = gateway.logs.lines
+        .map((text) => JSON.parse(text) as LogLine)
+        .find((entry) => entry.msg === 'WebSocket proxy error' && entry.route === 'dead-app');
+      if (line === undefined) await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(line?.level, WARN);
+    assert.equal(line.upstream, `127.0.0.1:${deadPort}`);
+    assert.equal(line.err?.code, 'ECONNREFUSED');
+  });
+
   test('the upstream receives the normalised path', async () => {
     const response = await rawGet(gateway.gateway.port, '/a/./b/../c//d?x=%2F..', {
       accept: 'application/json',
