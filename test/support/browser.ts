@@ -359,9 +359,12 @@ function bodyOf(init: BrowserRequestInit): string | undefined {
 }
 
 function withoutBody(init: BrowserRequestInit): BrowserRequestInit {
-  const { form: _form, body: _body, headers, ...rest } = init;
-  if (!headers) return rest;
-  const kept = Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'content-type');
+  const rest: BrowserRequestInit = { ...init };
+  delete rest.form;
+  delete rest.body;
+  delete rest.headers;
+  if (!init.headers) return rest;
+  const kept = Object.entries(init.headers).filter(([name]) => name.toLowerCase() !== 'content-type');
   return { ...rest, headers: Object.fromEntries(kept) };
 }
 

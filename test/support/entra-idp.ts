@@ -191,7 +191,7 @@ function createTenantProvider(
       const user = usersBySubject.get(sub);
       return user === undefined
         ? undefined
-        : { accountId: sub, claims: async () => ({ ...user.claims, sub }) };
+        : { accountId: sub, claims: () => Promise.resolve({ ...user.claims, sub }) };
     },
     clientBasedCORS: () => false,
     ttl: {
@@ -212,17 +212,38 @@ function createTenantProvider(
 }
 
 // First-party clients: every authorization request is granted the scopes it asks for, no consent screen.
-async function loadExistingGrant(ctx: { oidc: any }): Promise<unknown> {
+/** The part of oidc-provider's Grant model used here (the package ships no types). */
+interface Grant {
+  accountId?: string;
+  clientId?: string;
+  addOIDCScope(scope: string): void;
+  save(): Promise<unknown>;
+}
+
+/** The part of oidc-provider's request context (`ctx.oidc`) loadExistingGrant reads. */
+interface OidcContext {
+  result?: { consent?: { grantId?: string } };
+  session: { accountId: string; grantIdFor(clientId: string): string | undefined };
+  client: { clientId: string };
+  params: { scope?: string };
+  provider: {
+    Grant: {
+      new (owner: { accountId: string; clientId: string }): Grant;
+      find(id: string): Promise<Grant | undefined>;
+    };
+  };
+}
+
+async function loadExistingGrant(ctx: { oidc: OidcContext }): Promise<Grant> {
   const { oidc } = ctx;
-  const grantId: string | undefined =
-    oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(oidc.client.clientId);
+  const grantId = oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(oidc.client.clientId);
   const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
-  const owner = { accountId: oidc.session.accountId as string, clientId: oidc.client.clientId as string };
+  const owner = { accountId: oidc.session.accountId, clientId: oidc.client.clientId };
   const grant =
-    existing?.accountId === owner.accountId && existing?.clientId === owner.clientId
+    existing?.accountId === owner.accountId && existing.clientId === owner.clientId
       ? existing
       : new oidc.provider.Grant(owner);
-  grant.addOIDCScope(String(oidc.params.scope ?? 'openid'));
+  grant.addOIDCScope(oidc.params.scope ?? 'openid');
   await grant.save();
   return grant;
 }
@@ -237,14 +258,22 @@ async function handleInteraction(
 ): Promise<void> {
   const details = await provider.interactionDetails(req, res);
   if (details.uid !== uid) {
-    return sendHtml(res, 400, '<h1>This sign-in link does not match your browser session.</h1>');
+    sendHtml(res, 400, '<h1>This sign-in link does not match your browser session.</h1>');
+    return;
   }
-  if (req.method === 'GET' && !isLoginSubmission) return sendHtml(res, 200, loginPage(details));
-  if (req.method !== 'POST' || !isLoginSubmission) return sendText(res, 405, 'method not allowed\n');
+  if (req.method === 'GET' && !isLoginSubmission) {
+    sendHtml(res, 200, loginPage(details));
+    return;
+  }
+  if (req.method !== 'POST' || !isLoginSubmission) {
+    sendText(res, 405, 'method not allowed\n');
+    return;
+  }
   const form = await readForm(req);
   const user = users.find((candidate) => candidate.username === form.get('login'));
   if (user === undefined || user.password !== form.get('password')) {
-    return sendHtml(res, 401, `<p role="alert">Wrong username or password.</p>${loginForm(details)}`);
+    sendHtml(res, 401, `<p role="alert">Wrong username or password.</p>${loginForm(details)}`);
+    return;
   }
   await provider.interactionFinished(
     req,
@@ -304,7 +333,7 @@ function createMemoryAdapterFactory() {
   return (model: string) => {
     const keyOf = (id: string) => `${model}:${id}`;
     return {
-      async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number) {
+      upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
         const key = keyOf(id);
         entries.set(key, { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined });
         if (model === 'Session' && typeof payload['uid'] === 'string') sessionsByUid.set(payload['uid'], key);
@@ -312,26 +341,30 @@ function createMemoryAdapterFactory() {
         if (typeof grantId === 'string' && model !== 'Grant') {
           keysByGrantId.set(grantId, (keysByGrantId.get(grantId) ?? new Set<string>()).add(key));
         }
+        return Promise.resolve();
       },
-      async find(id: string) {
-        return read(keyOf(id));
+      find(id: string) {
+        return Promise.resolve(read(keyOf(id)));
       },
-      async findByUid(uid: string) {
-        return read(sessionsByUid.get(uid));
+      findByUid(uid: string) {
+        return Promise.resolve(read(sessionsByUid.get(uid)));
       },
-      async findByUserCode() {
-        return undefined;
+      findByUserCode() {
+        return Promise.resolve(undefined);
       },
-      async consume(id: string) {
+      consume(id: string): Promise<void> {
         const payload = read(keyOf(id));
         if (payload) payload['consumed'] = Math.floor(Date.now() / 1000);
+        return Promise.resolve();
       },
-      async destroy(id: string) {
+      destroy(id: string): Promise<void> {
         entries.delete(keyOf(id));
+        return Promise.resolve();
       },
-      async revokeByGrantId(grantId: string) {
+      revokeByGrantId(grantId: string): Promise<void> {
         for (const key of keysByGrantId.get(grantId) ?? []) entries.delete(key);
         keysByGrantId.delete(grantId);
+        return Promise.resolve();
       },
     };
   };

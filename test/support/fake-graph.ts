@@ -151,28 +151,34 @@ export async function startFakeGraph(options: FakeGraphOptions): Promise<FakeGra
       sendJson(res, status, body);
     };
     if (tokenFailure !== null) {
-      return answer(tokenFailure, tokenError('temporarily_unavailable', 'AADSTS50000'));
+      answer(tokenFailure, tokenError('temporarily_unavailable', 'AADSTS50000'));
+      return;
     }
     if (req.method !== 'POST') {
-      return answer(405, tokenError('invalid_request', 'AADSTS900561: POST required'));
+      answer(405, tokenError('invalid_request', 'AADSTS900561: POST required'));
+      return;
     }
     if (!GUID.test(tenant)) {
-      return answer(400, tokenError('invalid_request', 'AADSTS90002: Tenant not found'));
+      answer(400, tokenError('invalid_request', 'AADSTS90002: Tenant not found'));
+      return;
     }
     if (form.get('grant_type') !== 'client_credentials') {
-      return answer(400, tokenError('unsupported_grant_type', 'AADSTS70003: grant type not supported here'));
+      answer(400, tokenError('unsupported_grant_type', 'AADSTS70003: grant type not supported here'));
+      return;
     }
     const client = await authenticateClient(req, form, target, record);
     if (client === null) {
-      return answer(401, tokenError('invalid_client', 'AADSTS7000215: Invalid client credentials'));
+      answer(401, tokenError('invalid_client', 'AADSTS7000215: Invalid client credentials'));
+      return;
     }
     if (form.get('scope') !== `${url}/.default`) {
-      return answer(400, tokenError('invalid_scope', `AADSTS1002012: scope must be ${url}/.default`));
+      answer(400, tokenError('invalid_scope', `AADSTS1002012: scope must be ${url}/.default`));
+      return;
     }
     const accessToken = randomBytes(32).toString('base64url');
     tokens.set(accessToken, { tenant, expiresAt: Date.now() + tokenLifetimeSeconds * 1000 });
     issuedTokens.push(accessToken);
-    return answer(200, {
+    answer(200, {
       token_type: 'Bearer',
       expires_in: tokenLifetimeSeconds,
       ext_expires_in: tokenLifetimeSeconds,
@@ -250,21 +256,29 @@ export async function startFakeGraph(options: FakeGraphOptions): Promise<FakeGra
       sendGraphError(res, status, code, message, headers);
     };
     if (issued === undefined || issued.expiresAt <= Date.now()) {
-      return fail(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
+      fail(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
+      return;
     }
-    if (graphFailure !== null) return fail(graphFailure, 'generalException', 'An unexpected error occurred.');
+    if (graphFailure !== null) {
+      fail(graphFailure, 'generalException', 'An unexpected error occurred.');
+      return;
+    }
     if (throttled.remaining > 0) {
       throttled.remaining -= 1;
       const headers: Record<string, string> =
         throttled.retryAfterSeconds === null ? {} : { 'retry-after': String(throttled.retryAfterSeconds) };
-      return fail(throttled.status, 'TooManyRequests', 'Too many requests. Please try again later.', headers);
+      fail(throttled.status, 'TooManyRequests', 'Too many requests. Please try again later.', headers);
+      return;
     }
     const ok = (body: Record<string, unknown>) => {
       record.status = 200;
       sendJson(res, 200, body);
     };
     if (kind === 'getByIds') {
-      if (req.method !== 'POST') return fail(405, 'Request_BadRequest', 'Method not allowed.');
+      if (req.method !== 'POST') {
+        fail(405, 'Request_BadRequest', 'Method not allowed.');
+        return;
+      }
       const body = record.body as { ids?: unknown; types?: unknown } | null;
       const ids = body?.ids;
       if (
@@ -273,43 +287,52 @@ export async function startFakeGraph(options: FakeGraphOptions): Promise<FakeGra
         ids.length > 1000 ||
         !ids.every((id) => typeof id === 'string')
       ) {
-        return fail(400, 'Request_BadRequest', 'ids must be a collection of 1 to 1000 strings.');
+        fail(400, 'Request_BadRequest', 'ids must be a collection of 1 to 1000 strings.');
+        return;
       }
       const types = body?.types;
       if (
         types !== undefined &&
         (!Array.isArray(types) || !types.every((type) => typeof type === 'string'))
       ) {
-        return fail(400, 'Request_BadRequest', 'types must be a collection of strings.');
+        fail(400, 'Request_BadRequest', 'types must be a collection of strings.');
+        return;
       }
       const wantsGroups =
         types === undefined ||
-        types.some((type) => ['group', 'directoryobject'].includes(String(type).toLowerCase()));
+        types.some((type) => ['group', 'directoryobject'].includes(type.toLowerCase()));
       const value = wantsGroups
-        ? (ids as string[]).flatMap((id) => {
+        ? ids.flatMap((id) => {
             const displayName = groups.get(id.toLowerCase());
             return displayName === undefined ? [] : [groupObject(id.toLowerCase(), displayName)];
           })
         : [];
-      return ok({ '@odata.context': `${url}/v1.0/$metadata#directoryObjects`, value });
+      ok({ '@odata.context': `${url}/v1.0/$metadata#directoryObjects`, value });
+      return;
     }
     if (kind === 'transitiveMemberOf') {
-      if (req.method !== 'GET') return fail(405, 'Request_BadRequest', 'Method not allowed.');
+      if (req.method !== 'GET') {
+        fail(405, 'Request_BadRequest', 'Method not allowed.');
+        return;
+      }
       if (req.headers.consistencylevel !== 'eventual' || target.searchParams.get('$count') !== 'true') {
-        return fail(
+        fail(
           400,
           'Request_UnsupportedQuery',
           'The OData cast requires the ConsistencyLevel: eventual header and $count=true.',
         );
+        return;
       }
       const userId = decodeURIComponent(target.pathname.split('/')[3] ?? '').toLowerCase();
       const memberOf = memberships.get(userId);
       if (memberOf === undefined) {
-        return fail(404, 'Request_ResourceNotFound', `Resource '${userId}' does not exist.`);
+        fail(404, 'Request_ResourceNotFound', `Resource '${userId}' does not exist.`);
+        return;
       }
       const top = Number(target.searchParams.get('$top') ?? '100');
       if (!Number.isInteger(top) || top < 1 || top > 999) {
-        return fail(400, 'Request_BadRequest', '$top must be between 1 and 999.');
+        fail(400, 'Request_BadRequest', '$top must be between 1 and 999.');
+        return;
       }
       const size = Math.min(top, pageSize);
       const skipToken = target.searchParams.get('$skiptoken');
@@ -331,9 +354,10 @@ export async function startFakeGraph(options: FakeGraphOptions): Promise<FakeGra
         query.push(`$skiptoken=${Buffer.from(String(offset + size)).toString('base64url')}`);
         page['@odata.nextLink'] = `${nextLinkOrigin ?? url}${target.pathname}?${query.join('&')}`;
       }
-      return ok(page);
+      ok(page);
+      return;
     }
-    return fail(400, 'BadRequest', `Resource not found for the segment '${target.pathname}'.`);
+    fail(400, 'BadRequest', `Resource not found for the segment '${target.pathname}'.`);
   }
 
   return {

@@ -448,17 +448,25 @@ async function route(state: OpState, req: IncomingMessage, res: ServerResponse):
   const url = new URL(req.url ?? '/', state.issuer);
   const endpoint = `${req.method} ${url.pathname}`;
   switch (endpoint) {
-    case 'GET /.well-known/openid-configuration':
-      return sendJson(res, 200, discoveryDocument(state.issuer));
-    case 'GET /jwks':
-      return sendJson(res, 200, { keys: [state.keys.publicJwk] });
-    case 'GET /authorize':
-      return handleAuthorize(state, url, res);
+    case 'GET /.well-known/openid-configuration': {
+      sendJson(res, 200, discoveryDocument(state.issuer));
+      return;
+    }
+    case 'GET /jwks': {
+      sendJson(res, 200, { keys: [state.keys.publicJwk] });
+      return;
+    }
+    case 'GET /authorize': {
+      handleAuthorize(state, url, res);
+      return;
+    }
     case 'POST /token':
       return handleToken(state, req, res);
     case 'GET /userinfo':
-    case 'POST /userinfo':
-      return handleUserinfo(state, req, res);
+    case 'POST /userinfo': {
+      handleUserinfo(state, req, res);
+      return;
+    }
     default:
       throw new HttpError(404, 'not_found', `no endpoint ${endpoint}`);
   }
@@ -478,8 +486,10 @@ function sendError(res: ServerResponse, error: unknown): void {
 
 export async function startRogueOp(options: RogueOpOptions): Promise<RogueOp> {
   const keys = createSigningKeys();
-  let state: OpState | undefined;
+  // The state needs the issuer, which needs the port: requests find it here once it exists.
+  const ready: { state?: OpState } = {};
   const server = createServer((req, res) => {
+    const { state } = ready;
     if (!state) return sendError(res, new Error('rogue OP is not ready'));
     route(state, req, res).catch((error: unknown) => sendError(res, error));
   });
@@ -495,7 +505,7 @@ export async function startRogueOp(options: RogueOpOptions): Promise<RogueOp> {
     accessTokens: new Map(),
     tokenRequests: [],
   };
-  state = live;
+  ready.state = live;
   let closing: Promise<void> | undefined;
   return {
     issuer,
