@@ -12,6 +12,7 @@ import { hashPassword } from '../../src/login/break-glass/password-hashing.js';
 import { freePort } from '../support/free-port.js';
 import { startGatewayFromRaw, type GatewayInstance } from '../support/gateway-stack.js';
 import { requireBinary } from '../support/services.js';
+import { stopInOrder } from '../support/stop-in-order.js';
 
 const chromiumBinary = requireBinary('chromium', 'chromium');
 const PASSWORD = 'e2e-Break-Glass-Passw0rd';
@@ -83,10 +84,11 @@ describe(
       }
     });
     after(async () => {
-      await browser?.close();
-      await gateway?.close();
-      await echo?.close();
-      rmSync(tmp, { recursive: true, force: true });
+      try {
+        await stopInOrder(browser, gateway, echo);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
     });
 
     test('the form renders, root signs in and lands on the app', async () => {

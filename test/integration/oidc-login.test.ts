@@ -181,7 +181,7 @@ describe('OIDC login through the gateway (memory store)', () => {
     const jwks = JSON.parse(response.body) as { keys: Array<Record<string, unknown>> };
     assert.equal(jwks.keys.length, 1);
     assert.equal(jwks.keys[0]?.alg, 'ES256');
-    assert.equal(jwks.keys[0]?.d, undefined);
+    assert.equal(jwks.keys[0].d, undefined);
   });
 
   test('logout: POST with the CSRF token ends the session and goes through the IdP end-session endpoint', async () => {

@@ -24,6 +24,7 @@ import {
   type SamlStack,
 } from '../support/saml-stack.js';
 import { requireBinary } from '../support/services.js';
+import { stopInOrder } from '../support/stop-in-order.js';
 
 const ssp = requireSimpleSamlPhp();
 const redisBinary = requireBinary('redis-server', 'redis-server');
@@ -44,14 +45,6 @@ async function appView(
     status: response.status,
     echo: response.status === 200 ? (JSON.parse(response.body) as EchoView) : null,
   };
-}
-
-/**
- * Stops what a before() started, in order, each even if an earlier one fails. A before() that failed
- * part-way left the rest unassigned, whatever their declared types say.
- */
-async function stopInOrder(...running: Array<{ close(): Promise<void> } | undefined>): Promise<void> {
-  for (const resource of running) await resource?.close().catch(() => undefined);
 }
 
 /** SP-initiated logout as the browser does it: the confirmation form posts same-origin. */

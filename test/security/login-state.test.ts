@@ -182,7 +182,7 @@ describe('login state, nonce and PKCE misuse', () => {
     const exchanges = stack.rogue.tokenRequests.slice(tokenRequestsBefore);
     assert.equal(exchanges.length, 1, 'the gateway should have tried exactly one code exchange');
     assert.equal(exchanges[0]?.body.get('code'), bCode);
-    assert.equal(exchanges[0]?.pkceOk, false, 'A’s verifier must not match B’s challenge');
+    assert.equal(exchanges[0].pkceOk, false, 'A’s verifier must not match B’s challenge');
     await assertNotSignedIn(stack, a, 'code injection (A)');
     await assertNotSignedIn(stack, b, 'code injection (B)');
   });
