@@ -85,9 +85,9 @@ function readKeysFile(file: string): KeysFile {
     throw new SigningKeyError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   try {
-    const parsed = JSON.parse(text) as KeysFile;
+    const parsed = JSON.parse(text) as { version?: unknown; keys?: unknown };
     if (parsed.version !== 1 || !Array.isArray(parsed.keys)) throw new Error('unexpected shape');
-    return parsed;
+    return parsed as KeysFile;
   } catch {
     // Refuse rather than silently replace: replacing would break every app that cached the old key.
     throw new SigningKeyError(

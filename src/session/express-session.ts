@@ -41,18 +41,23 @@ type WithSession = { session: session.Session & Partial<session.SessionData> };
 
 export function saveSession(req: WithSession): Promise<void> {
   return new Promise((resolve, reject) =>
-    req.session.save((err: unknown) => (err ? reject(err) : resolve())),
+    req.session.save((err: unknown) => (err ? reject(asError(err)) : resolve())),
   );
 }
 
 export function regenerateSession(req: WithSession): Promise<void> {
   return new Promise((resolve, reject) =>
-    req.session.regenerate((err: unknown) => (err ? reject(err) : resolve())),
+    req.session.regenerate((err: unknown) => (err ? reject(asError(err)) : resolve())),
   );
 }
 
 export function destroySession(req: WithSession): Promise<void> {
   return new Promise((resolve, reject) =>
-    req.session.destroy((err: unknown) => (err ? reject(err) : resolve())),
+    req.session.destroy((err: unknown) => (err ? reject(asError(err)) : resolve())),
   );
+}
+
+/** express-session passes its stores' errors through as they are; a rejection should be an Error. */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

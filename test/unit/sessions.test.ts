@@ -3,7 +3,8 @@
 // reading identity claims.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { sign } from 'cookie-signature';
 import type session from 'express-session';
 
@@ -68,7 +69,9 @@ function newStore(clock: Clock, timeouts: SessionTimeouts, maxSessions = 100): M
 
 function getAsync(store: MemorySessionStore, sid: string): Promise<session.SessionData | null | undefined> {
   return new Promise((resolve, reject) =>
-    store.get(sid, (err, value) => (err ? reject(err) : resolve(value))),
+    store.get(sid, (err, value) =>
+      err ? reject(err instanceof Error ? err : new Error('store error')) : resolve(value),
+    ),
   );
 }
 
@@ -213,7 +216,7 @@ describe('memory session store', () => {
 
     const again = (await getAsync(store, 'sid')) as unknown as StoredSessionRecord;
     assert.equal(again.identity?.username, 'alice');
-    assert.deepEqual(again.identity?.groups, ['users']);
+    assert.deepEqual(again.identity.groups, ['users']);
     assert.equal(again.authenticatedAt, T0);
 
     // The hot path's record is shared between requests, so it is frozen all the way down.
@@ -293,8 +296,11 @@ describe('session lookup', () => {
   const OLD_SECRET = 'older-secret-0123456789abcdefghijkl';
   const timeouts: SessionTimeouts = { idleMs: HOUR, absoluteMs: 2 * HOUR };
 
-  const request = (cookie: string | undefined): IncomingMessage =>
-    ({ headers: cookie === undefined ? {} : { cookie } }) as IncomingMessage;
+  const request = (cookie: string | undefined): IncomingMessage => {
+    const req = new IncomingMessage(new Socket());
+    req.headers = cookie === undefined ? {} : { cookie };
+    return req;
+  };
 
   /** What express-session writes: 's:' + signed id, URL-encoded. */
   const cookieValue = (id: string, secret: string) => encodeURIComponent(`s:${sign(id, secret)}`);
