@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestBrowser, type BrowserResponse } from '../support/browser.js';
-import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 import {
   ATTACKER_KEY,
   findAll,
@@ -30,22 +29,20 @@ import {
   type MElement,
   type XswVariant,
 } from '../support/saml-forge.js';
-import { requireSimpleSamlPhp, startSamlIdp, type SamlIdp } from '../support/saml-idp.js';
+import type { SamlIdp } from '../support/saml-idp.js';
 import {
   errorCodeOf,
   genuineResponse,
   JSON_HEADERS,
   postToAcs,
   responseFromIdp,
-  startSamlStack,
+  samlSuiteSkip,
+  startSamlSuite,
   startSpLogin,
   userinfo,
   type SamlStack,
+  type SamlSuite,
 } from '../support/saml-stack.js';
-import { requireBinary } from '../support/services.js';
-
-const ssp = requireSimpleSamlPhp();
-const redisBinary = requireBinary('redis-server', 'redis-server');
 
 interface Outcome {
   response: BrowserResponse;
@@ -109,22 +106,16 @@ function assertAccepted(outcome: Outcome, context: string): void {
   assert.equal(outcome.newLogins, 1, context);
 }
 
-/** Closes, in order, what `before` managed to start: after a failed start the rest is still unset. */
-async function closeStarted(
-  ...started: ReadonlyArray<{ close(): Promise<unknown> } | undefined>
-): Promise<void> {
-  for (const running of started) await running?.close();
-}
-
-describe('SAML response attacks through the gateway', { skip: 'skip' in ssp ? ssp.skip : false }, () => {
+describe('SAML response attacks through the gateway', { skip: samlSuiteSkip() }, () => {
+  let suite: SamlSuite | undefined;
   let idp: SamlIdp;
   let stack: SamlStack;
 
   before(async () => {
-    idp = await startSamlIdp((ssp as { php: string }).php);
-    stack = await startSamlStack(idp);
+    suite = await startSamlSuite();
+    ({ idp, stack } = suite);
   });
-  after(() => closeStarted(stack, idp));
+  after(() => suite?.close());
 
   /** A response for this browser's pending login, signed with the IdP's own key (assertion and Response, like SimpleSAMLphp). */
   async function forged(
@@ -374,14 +365,15 @@ describe('SAML response attacks through the gateway', { skip: 'skip' in ssp ? ss
   });
 });
 
-describe('SAML assertion replay (unsolicited responses)', { skip: 'skip' in ssp ? ssp.skip : false }, () => {
+describe('SAML assertion replay (unsolicited responses)', { skip: samlSuiteSkip() }, () => {
+  let suite: SamlSuite | undefined;
   let idp: SamlIdp;
   let stack: SamlStack;
   before(async () => {
-    idp = await startSamlIdp((ssp as { php: string }).php);
-    stack = await startSamlStack(idp, { provider: { allowIdpInitiated: true } });
+    suite = await startSamlSuite({ provider: { allowIdpInitiated: true } });
+    ({ idp, stack } = suite);
   });
-  after(() => closeStarted(stack, idp));
+  after(() => suite?.close());
 
   test('an assertion ID is accepted once per instance', async () => {
     const first = new TestBrowser();
@@ -405,24 +397,19 @@ describe('SAML assertion replay (unsolicited responses)', { skip: 'skip' in ssp 
 
 describe(
   'SAML assertion replay across replicas sharing Redis',
-  { skip: 'skip' in ssp ? ssp.skip : 'skip' in redisBinary ? redisBinary.skip : false },
+  { skip: samlSuiteSkip({ redis: true }) },
   () => {
+    let suite: SamlSuite | undefined;
     let idp: SamlIdp;
-    let redis: TestRedis;
     let stack: SamlStack;
     let replicaAcs: string;
     before(async () => {
-      idp = await startSamlIdp((ssp as { php: string }).php);
-      redis = await startRedisServer();
-      stack = await startSamlStack(idp, {
-        store: 'redis',
-        redisUrl: redis.url,
-        provider: { allowIdpInitiated: true },
-      });
+      suite = await startSamlSuite({ redis: true, provider: { allowIdpInitiated: true } });
+      ({ idp, stack } = suite);
       const replica = await stack.startReplica();
       replicaAcs = `http://localhost:${replica.gateway.port}${new URL(stack.acsUrl).pathname}`;
     });
-    after(() => closeStarted(stack, redis, idp));
+    after(() => suite?.close());
 
     test('used on one replica, refused on the other', async () => {
       const browser = new TestBrowser();

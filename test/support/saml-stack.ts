@@ -12,14 +12,18 @@ import { startEchoApp, type EchoApp } from '../../dev/echo-app.js';
 import type { BrowserResponse, TestBrowser } from './browser.js';
 import { freePort } from './free-port.js';
 import { startGatewayFromRaw, type GatewayInstance } from './gateway-stack.js';
+import { startRedisServer, type TestRedis } from './redis-server.js';
 import {
   readSamlPostForm,
+  requireSimpleSamlPhp,
   signInAtSamlIdp,
+  startSamlIdp,
   type SamlIdp,
   type SamlPostForm,
   type SamlUser,
   type SpSettings,
 } from './saml-idp.js';
+import { requireBinary } from './services.js';
 import { waitUntil } from './timing.js';
 
 export const SAML_PROVIDER_ID = 'corp';
@@ -315,5 +319,59 @@ export function errorCodeOf(response: BrowserResponse): string | undefined {
     return (JSON.parse(response.body) as { error?: string }).error;
   } catch {
     return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whole SAML test set-up in one call
+
+/** Why a SAML suite cannot run here (SimpleSAMLphp, or redis-server when `redis`), else false. */
+export function samlSuiteSkip(needs: { redis?: boolean } = {}): string | false {
+  const ssp = requireSimpleSamlPhp();
+  if ('skip' in ssp) return ssp.skip;
+  if (needs.redis === true) {
+    const redis = requireBinary('redis-server', 'redis-server');
+    if ('skip' in redis) return redis.skip;
+  }
+  return false;
+}
+
+export interface SamlSuite {
+  idp: SamlIdp;
+  stack: SamlStack;
+  /** Set with `redis: true`: the store the stack's gateways share. */
+  redis: TestRedis | undefined;
+  /** Stops the stack, Redis and the IdP, in that order, each even if another fails to stop. */
+  close(): Promise<void>;
+}
+
+/**
+ * The SimpleSAMLphp IdP, a private Redis when `redis` is true (the stack then keeps sessions there),
+ * and a gateway stack registered at the IdP. A failure part-way stops what had started.
+ */
+export async function startSamlSuite(
+  options: Omit<SamlStackOptions, 'store' | 'redisUrl'> & { redis?: boolean } = {},
+): Promise<SamlSuite> {
+  const ssp = requireSimpleSamlPhp();
+  if ('skip' in ssp) throw new Error(ssp.skip);
+  const started: Array<{ close(): Promise<unknown> }> = [];
+  const close = async (): Promise<void> => {
+    for (const running of started.reverse()) await running.close().catch(() => undefined);
+  };
+  const { redis: withRedis, ...stackOptions } = options;
+  try {
+    const idp = await startSamlIdp(ssp.php);
+    started.push(idp);
+    const redis = withRedis === true ? await startRedisServer() : undefined;
+    if (redis !== undefined) started.push(redis);
+    const stack = await startSamlStack(idp, {
+      ...stackOptions,
+      ...(redis === undefined ? {} : { store: 'redis' as const, redisUrl: redis.url }),
+    });
+    started.push(stack);
+    return { idp, stack, redis, close };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }
