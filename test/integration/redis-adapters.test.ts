@@ -3,9 +3,12 @@
 // session cache, the Redis replay cache and the Redis session index. One private redis-server for
 // the file (stopped in after(), which runs even when tests fail); every opened adapter gets its own
 // key prefix and connection, closed after its test. Expiry is Redis's own, on the wall clock, with
-// an idle timeout of two seconds; the suites wait for it by polling.
+// an idle timeout of two seconds; the suites wait for it by polling. Plus what only Redis can
+// fail at: announcing a session change (PUBLISH refused by an ACL) is logged, not swallowed.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { after, before, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { sessionSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -114,6 +117,60 @@ describe('Redis adapters', { skip: 'skip' in redisBinary ? redisBinary.skip : fa
         await client.quit();
       },
     });
+  });
+
+  test('a session change that cannot be announced is logged, and the write still succeeds', async () => {
+    // A Redis user that may do everything but PUBLISH: the announcement fails, nothing else does.
+    const password = randomUUID();
+    await admin?.call('ACL', 'SETUSER', 'no-publish', 'on', `>${password}`, '~*', '&*', '+@all', '-publish');
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(
+          ...chunk
+            .toString('utf8')
+            .split('\n')
+            .filter((line) => line !== ''),
+        );
+        callback();
+      },
+    });
+    const keyPrefix = `contract-${randomUUID()}:`;
+    const url = new URL(redisUrl());
+    url.username = 'no-publish';
+    url.password = password;
+    const backend = createSessionBackend(
+      sessionSchema.parse({
+        secret: randomBytes(32).toString('hex'),
+        store: 'redis',
+        redis: { url: url.href, keyPrefix, cache: { ttl: '5s' } },
+      }),
+      {
+        timeouts: TIMEOUTS,
+        clock: { now: () => Date.now() },
+        log: createLogger({ level: 'info', destination }),
+      },
+    );
+    try {
+      const sid = randomUUID();
+      await new Promise<void>((resolve, reject) =>
+        backend.store.set(sid, { cookie: { path: '/' } } as never, (err) =>
+          err ? reject(new Error(String(err))) : resolve(),
+        ),
+      );
+      assert.notEqual(await admin?.get(`${keyPrefix}sess:${sid}`), null, 'the session was written');
+      const warning = lines
+        .map(
+          (line) =>
+            JSON.parse(line) as { level: number; msg: string; channel?: string; err?: { message?: string } },
+        )
+        .find((line) => line.msg.startsWith('session change not announced'));
+      assert.equal(warning?.level, 40);
+      assert.equal(warning.channel, `${keyPrefix}session-changed`);
+      assert.match(warning.err?.message ?? '', /NOPERM/);
+    } finally {
+      await backend.close();
+    }
   });
 
   sessionIndexContract('Redis', () => {
