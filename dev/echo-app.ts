@@ -155,7 +155,7 @@ function respond(
   echo: EchoResponse,
   jwksUrl: string | undefined,
 ): void {
-  const wantsHtml = String(req.headers.accept ?? '').includes('text/html');
+  const wantsHtml = (req.headers.accept ?? '').includes('text/html');
   const content = wantsHtml
     ? { type: 'text/html; charset=utf-8', body: renderHtml(echo, jwksUrl) }
     : { type: 'application/json; charset=utf-8', body: JSON.stringify(echo, null, 2) };
@@ -208,7 +208,10 @@ function renderVerification(assertion: AssertionReport, jwksUrl: string | undefi
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return value;
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value.join(', ');
-  return JSON.stringify(value) ?? '';
+  // JSON.stringify answers undefined (not a string, whatever its type says) for undefined: an
+  // absent header value. Everything else here came from headers or JSON, so it has a JSON text.
+  if (value === undefined) return '';
+  return JSON.stringify(value);
 }
 
 function escapeHtml(value: string): string {

@@ -13,7 +13,14 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Provider, { type InteractionDetails } from 'oidc-provider';
+import Provider, {
+  type Account,
+  type Adapter,
+  type AdapterPayload,
+  type Grant,
+  type InteractionDetails,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
 
 export interface LocalIdpUser {
   username: string;
@@ -248,38 +255,35 @@ function generateSigningKeys(): object[] {
   ];
 }
 
-function findAccount(usersBySubject: Map<string, LocalIdpUser>, sub: string) {
+// oidc-provider awaits `claims()`, so a plain value will do.
+function findAccount(usersBySubject: Map<string, LocalIdpUser>, sub: string): Account | undefined {
   const user = usersBySubject.get(sub);
   if (!user) return undefined;
-  return { accountId: sub, claims: async () => ({ ...user.claims, sub }) };
-}
-
-// Loosely typed view of the koa context oidc-provider hands to its configuration helpers.
-interface ProviderContext {
-  type: string;
-  body: unknown;
-  host: string;
-  oidc: any;
+  return { accountId: sub, claims: () => ({ ...user.claims, sub }) };
 }
 
 // All clients are first-party: instead of a consent screen, every authorization request is
 // granted the scopes it asks for (added to the session's existing grant, if any).
-async function loadExistingGrant(ctx: ProviderContext): Promise<unknown> {
-  const { oidc } = ctx;
-  const grantId: string | undefined =
-    oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(oidc.client.clientId);
-  const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
-  const owner = { accountId: oidc.session.accountId as string, clientId: oidc.client.clientId as string };
-  return grantScopes(oidc.provider, existing, owner, String(oidc.params.scope ?? 'openid'));
+async function loadExistingGrant(ctx: KoaContextWithOIDC): Promise<Grant> {
+  const { provider, result, session, client, params } = ctx.oidc;
+  // oidc-provider loads a grant only once the end-user is known: there is a signed-in session
+  // and the request's client.
+  if (session?.accountId === undefined || client === undefined) {
+    throw new Error('local IdP: a grant was asked for without a signed-in session and a client');
+  }
+  const grantId = result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+  const existing = grantId ? await provider.Grant.find(grantId) : undefined;
+  const owner = { accountId: session.accountId, clientId: client.clientId };
+  return grantScopes(provider, existing, owner, stringParam(params, 'scope') ?? 'openid');
 }
 
 async function grantScopes(
   provider: Provider,
-  existing: any,
+  existing: Grant | undefined,
   owner: { accountId: string; clientId: string },
   scope: string,
-): Promise<any> {
-  const belongsToOwner = existing?.accountId === owner.accountId && existing?.clientId === owner.clientId;
+): Promise<Grant> {
+  const belongsToOwner = existing?.accountId === owner.accountId && existing.clientId === owner.clientId;
   const grant = belongsToOwner ? existing : new provider.Grant(owner);
   grant.addOIDCScope(scope);
   await grant.save();
@@ -288,8 +292,9 @@ async function grantScopes(
 
 // oidc-provider passes a ready-made <form id="op.logoutForm"> holding only the xsrf token, with
 // the buttons meant to live outside it. Putting `logout=yes` and the button inside the form
-// lets a scripted client complete the logout by submitting the form as shown.
-async function logoutSource(ctx: ProviderContext, form: string): Promise<void> {
+// lets a scripted client complete the logout by submitting the form as shown. (oidc-provider
+// awaits these page helpers, renderError included; they need not be async.)
+function logoutSource(ctx: KoaContextWithOIDC, form: string): void {
   const confirm =
     '<input type="hidden" name="logout" value="yes"><button type="submit">Yes, sign me out</button>';
   ctx.type = 'html';
@@ -299,12 +304,12 @@ async function logoutSource(ctx: ProviderContext, form: string): Promise<void> {
   );
 }
 
-async function postLogoutSuccessSource(ctx: ProviderContext): Promise<void> {
+function postLogoutSuccessSource(ctx: KoaContextWithOIDC): void {
   ctx.type = 'html';
   ctx.body = page('Signed out', '<h1>Signed out</h1><p>You have been signed out of the local IdP.</p>');
 }
 
-async function renderError(ctx: ProviderContext, out: Record<string, unknown>): Promise<void> {
+function renderError(ctx: KoaContextWithOIDC, out: Record<string, unknown>): void {
   const rows = Object.entries(out)
     .map(([key, value]) => `<dt>${escapeHtml(key)}</dt><dd>${escapeHtml(String(value))}</dd>`)
     .join('');
@@ -366,7 +371,12 @@ async function showInteraction(
   if (details.prompt.name === 'consent' && details.session?.accountId) {
     const owner = { accountId: details.session.accountId, clientId: String(details.params['client_id']) };
     const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
-    const grant = await grantScopes(provider, existing, owner, String(details.params['scope'] ?? 'openid'));
+    const grant = await grantScopes(
+      provider,
+      existing,
+      owner,
+      stringParam(details.params, 'scope') ?? 'openid',
+    );
     await provider.interactionFinished(req, res, { consent: { grantId: grant.jti } });
     return;
   }
@@ -396,7 +406,7 @@ async function checkLogin(
 }
 
 function loginPage(details: InteractionDetails, state: { username?: string; error?: string } = {}): string {
-  const clientId = String(details.params['client_id'] ?? 'an application');
+  const clientId = stringParam(details.params, 'client_id') ?? 'an application';
   const error = state.error ? `<p role="alert" style="color:#b00">${escapeHtml(state.error)}</p>` : '';
   return page(
     'Sign in',
@@ -447,6 +457,12 @@ async function readUrlEncodedForm(req: IncomingMessage): Promise<URLSearchParams
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
+/** An OAuth request parameter, when given as one string. */
+function stringParam(params: Readonly<Record<string, unknown>>, name: string): string | undefined {
+  const value = params[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
 function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} - Local IdP</title>
@@ -492,18 +508,18 @@ function closeServer(server: Server): Promise<void> {
 // Storage
 
 interface StoredEntry {
-  payload: Record<string, unknown>;
+  payload: AdapterPayload;
   expiresAt: number | undefined;
 }
 
 // oidc-provider's bundled MemoryAdapter is one module-wide store (and warns on every start);
 // a store per IdP keeps several IdPs in one test process from seeing each other's sessions.
-function createMemoryAdapterFactory() {
+function createMemoryAdapterFactory(): (model: string) => Adapter {
   const entries = new Map<string, StoredEntry>();
   const keysByGrantId = new Map<string, Set<string>>();
   const indexes = new Map<string, string>(); // `sessionUid:…` / `userCode:…` -> entry key
 
-  const read = (key: string | undefined): Record<string, unknown> | undefined => {
+  const read = (key: string | undefined): AdapterPayload | undefined => {
     if (key === undefined) return undefined;
     const entry = entries.get(key);
     if (entry?.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
@@ -515,39 +531,44 @@ function createMemoryAdapterFactory() {
 
   return (model: string) => {
     const keyOf = (id: string) => `${model}:${id}`;
+    // Everything is in memory, so each answer is ready at once.
     return {
-      async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
+      upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
         const key = keyOf(id);
         const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : undefined;
         entries.set(key, { payload, expiresAt });
-        if (model === 'Session' && typeof payload['uid'] === 'string') {
-          indexes.set(`sessionUid:${payload['uid']}`, key);
+        if (model === 'Session' && typeof payload.uid === 'string') {
+          indexes.set(`sessionUid:${payload.uid}`, key);
         }
-        if (typeof payload['userCode'] === 'string') indexes.set(`userCode:${payload['userCode']}`, key);
-        if (typeof payload['grantId'] === 'string' && model !== 'Grant') {
-          const keys = keysByGrantId.get(payload['grantId']) ?? new Set<string>();
-          keysByGrantId.set(payload['grantId'], keys.add(key));
+        if (typeof payload.userCode === 'string') indexes.set(`userCode:${payload.userCode}`, key);
+        if (typeof payload.grantId === 'string' && model !== 'Grant') {
+          const keys = keysByGrantId.get(payload.grantId) ?? new Set<string>();
+          keysByGrantId.set(payload.grantId, keys.add(key));
         }
+        return Promise.resolve();
       },
-      async find(id: string) {
-        return read(keyOf(id));
+      find(id: string) {
+        return Promise.resolve(read(keyOf(id)));
       },
-      async findByUid(uid: string) {
-        return read(indexes.get(`sessionUid:${uid}`));
+      findByUid(uid: string) {
+        return Promise.resolve(read(indexes.get(`sessionUid:${uid}`)));
       },
-      async findByUserCode(userCode: string) {
-        return read(indexes.get(`userCode:${userCode}`));
+      findByUserCode(userCode: string) {
+        return Promise.resolve(read(indexes.get(`userCode:${userCode}`)));
       },
-      async consume(id: string): Promise<void> {
+      consume(id: string): Promise<void> {
         const payload = read(keyOf(id));
-        if (payload) payload['consumed'] = Math.floor(Date.now() / 1000);
+        if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+        return Promise.resolve();
       },
-      async destroy(id: string): Promise<void> {
+      destroy(id: string): Promise<void> {
         entries.delete(keyOf(id));
+        return Promise.resolve();
       },
-      async revokeByGrantId(grantId: string): Promise<void> {
+      revokeByGrantId(grantId: string): Promise<void> {
         for (const key of keysByGrantId.get(grantId) ?? []) entries.delete(key);
         keysByGrantId.delete(grantId);
+        return Promise.resolve();
       },
     };
   };
