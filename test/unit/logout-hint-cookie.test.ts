@@ -4,8 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, request, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import express from 'express';
 import {
   createLogoutHintCookie,
@@ -33,7 +33,9 @@ function flipByte(value: string, index: number): string {
 }
 
 function requestWithCookie(cookie: string | undefined): IncomingMessage {
-  return { headers: cookie === undefined ? {} : { cookie } } as IncomingMessage;
+  const req = new IncomingMessage(new Socket());
+  req.headers = cookie === undefined ? {} : { cookie };
+  return req;
 }
 
 describe('sealing the ID token', () => {
@@ -201,26 +203,24 @@ describe('the logout hint cookie', () => {
   });
 });
 
-/** The Set-Cookie lines a real express response gets from `write`. */
-async function setCookieHeadersOf(write: (res: express.Response) => void): Promise<string[]> {
+/**
+ * The Set-Cookie lines a real express response gets from `write`: the request goes through an
+ * express app in memory (an unconnected socket object; nothing listens, nothing is sent).
+ */
+function setCookieHeadersOf(write: (res: express.Response) => void): Promise<string[]> {
   const app = express();
-  app.get('/', (_req, res) => {
-    write(res);
-    res.end();
-  });
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    const { port } = server.address() as AddressInfo;
-    return await new Promise<string[]>((resolve, reject) => {
-      request({ host: '127.0.0.1', port, path: '/' }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.headers['set-cookie'] ?? []));
-      })
-        .on('error', reject)
-        .end();
+  const req = new IncomingMessage(new Socket());
+  req.method = 'GET';
+  req.url = '/';
+  req.headers = { host: 'gateway.example.com' };
+  return new Promise<string[]>((resolve, reject) => {
+    app.get('/', (_req, res) => {
+      write(res);
+      const header = res.getHeader('set-cookie');
+      resolve(header === undefined ? [] : Array.isArray(header) ? header : [String(header)]);
     });
-  } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+    app(req as express.Request, new ServerResponse(req) as express.Response, (error: unknown) => {
+      reject(error instanceof Error ? error : new Error('express did not route the request'));
+    });
+  });
 }
