@@ -118,8 +118,8 @@ function startChild(
   const collect = (chunk: Buffer): void => {
     log = (log + chunk.toString('utf8')).slice(-8_000);
   };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
   const entry = { name, process: child, output: () => log };
   children.push(entry);
   return entry;
@@ -502,10 +502,15 @@ async function measureLogins(
   };
 }
 
-function sessionsRss(
-  configFile: string,
-  count: number,
-): Promise<{ sessions: number; rssBefore: number; rssAfter: number; heapUsedAfter: number }> {
+/** The JSON line bench/session-rss.mjs prints (bytes, from process.memoryUsage()). */
+interface SessionRssReport {
+  sessions: number;
+  rssBefore: number;
+  rssAfter: number;
+  heapUsedAfter: number;
+}
+
+function sessionsRss(configFile: string, count: number): Promise<SessionRssReport> {
   const child = startChild('session-rss', [
     '--expose-gc',
     join(root, 'bench', 'session-rss.mjs'),
@@ -521,7 +526,7 @@ function sessionsRss(
         .find((l) => l.startsWith('{"sessions"'));
       if (code !== 0 || line === undefined)
         fail(new Error(`session-rss failed (${code}):\n${child.output()}`));
-      else done(JSON.parse(line));
+      else done(JSON.parse(line) as SessionRssReport);
     });
   });
 }

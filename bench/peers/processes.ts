@@ -59,8 +59,8 @@ export class ProcessTable {
     const collect = (chunk: Buffer): void => {
       tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
     };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     const exited = new Promise<number | null>((resolve) => {
       // 'close', not 'exit': by then stdout and stderr are drained, so output() is complete.
       child.once('close', (code) => resolve(code));

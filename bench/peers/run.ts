@@ -156,13 +156,19 @@ function findBinaries(): Binaries {
 // Processes, temp files, clean-up
 
 let binaries: Binaries;
-let processes: ProcessTable;
+// Undefined until main() has found the binaries: a Ctrl-C or an exit before then has nothing to stop.
+let processes: ProcessTable | undefined;
 let redis: TestRedis | undefined;
 let idp: LocalIdp | undefined;
 let workDir: string | undefined;
 
-/** Set by Ctrl-C and the overall timeout: the failures that follow are the clean-up's, not the run's. */
-let interrupted = false;
+/**
+ * `interrupted`: set by Ctrl-C and the overall timeout, so the failures that follow are the
+ * clean-up's, not the run's. A property rather than a `let`: it is set in callbacks, which
+ * TypeScript's flow analysis does not follow, so a `let` would read as always false after
+ * `await main()`.
+ */
+const run = { interrupted: false };
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
@@ -180,7 +186,7 @@ process.on('exit', () => processes?.killAllNow());
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stderr.write(`\npeers: ${signal}, stopping everything it started\n`);
-    interrupted = true;
+    run.interrupted = true;
     void cleanup().finally(() => process.exit(130));
   });
 }
@@ -189,11 +195,23 @@ function log(message: string): void {
   process.stderr.write(`peers: ${message}\n`);
 }
 
+/** The process table, for the steps of main() (all of which run after it is made). */
+function processTable(): ProcessTable {
+  if (processes === undefined) throw new Error('peers: no process table yet');
+  return processes;
+}
+
 const serverCpus = (): string | undefined => (settings.pinned ? settings.serverCpus : undefined);
 const clientCpus = (): string | undefined => (settings.pinned ? settings.clientCpus : undefined);
 
 function runSync(program: string, args: string[]): { ok: boolean; output: string } {
-  const result = spawnSync(program, args, { encoding: 'utf8', timeout: 30_000 });
+  // Node leaves stdout and stderr null when the program could not be started (ENOENT), which
+  // @types/node does not say; hence the wider type.
+  const result: { status: number | null; stdout: string | null; stderr: string | null } = spawnSync(
+    program,
+    args,
+    { encoding: 'utf8', timeout: 30_000 },
+  );
   return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}`.trim() };
 }
 
@@ -312,7 +330,7 @@ async function startNginx(name: string, dir: string, config: string, ports: numb
   const base = ['-p', `${dir}/`, '-c', configFile, '-e', errorLog];
   const test = runSync(binaries.nginx, ['-t', '-q', ...base]);
   if (!test.ok) throw new Error(`${name}: nginx refused its config ${configFile}:\n${test.output}`);
-  const server = processes.start(name, binaries.nginx, base, { cpus: serverCpus() });
+  const server = processTable().start(name, binaries.nginx, base, { cpus: serverCpus() });
   for (const port of ports) await waitUntil(server, `127.0.0.1:${port}`, () => listening(port), errorLog);
 }
 
@@ -342,7 +360,7 @@ async function startApache(dir: string, ports: Ports, upstreamUrl: string): Prom
   const base = ['-d', dir, '-f', configFile];
   const test = runSync(binaries.apache2, ['-t', ...base]);
   if (!test.ok) throw new Error(`apache: httpd refused its config ${configFile}:\n${test.output}`);
-  const server = processes.start('apache', binaries.apache2, [...base, '-DFOREGROUND'], {
+  const server = processTable().start('apache', binaries.apache2, [...base, '-DFOREGROUND'], {
     cpus: serverCpus(),
   });
   for (const port of [ports.apacheShm, ports.apacheRedis, ports.apachePlain]) {
@@ -384,11 +402,16 @@ async function startGateway(spec: GatewaySpec, dir: string, upstreamUrl: string)
   });
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
-  const server = processes.start(`portcullis-${spec.name}`, process.execPath, gatewayEntryArgs(configFile), {
-    cwd: root,
-    env: { NODE_ENV: 'production' },
-    cpus: serverCpus(),
-  });
+  const server = processTable().start(
+    `portcullis-${spec.name}`,
+    process.execPath,
+    gatewayEntryArgs(configFile),
+    {
+      cwd: root,
+      env: { NODE_ENV: 'production' },
+      cpus: serverCpus(),
+    },
+  );
   await waitUntil(server, '/public/ 200', answers200(`http://127.0.0.1:${spec.port}/public/ready`));
   return server;
 }
@@ -414,7 +437,7 @@ async function runWrk(target: Target, durationS: number, scriptFile?: string): P
     cookie: target.cookie,
     scriptFile,
   });
-  const wrk = processes.start(`wrk ${target.id}`, binaries.wrk, args, { cpus: clientCpus() });
+  const wrk = processTable().start(`wrk ${target.id}`, binaries.wrk, args, { cpus: clientCpus() });
   const code = await wrk.exited;
   if (code !== 0) throw new Error(`wrk ${args.join(' ')} exited with ${code}:\n${wrk.output()}`);
   return wrk.output();
@@ -681,7 +704,7 @@ async function main(): Promise<void> {
 
 const overall = setTimeout(() => {
   log(`still running after ${settings.timeoutS} s, giving up`);
-  interrupted = true;
+  run.interrupted = true;
   void cleanup().finally(() => process.exit(1));
 }, settings.timeoutS * 1000);
 overall.unref();
@@ -691,7 +714,7 @@ try {
   await cleanup();
   process.exit(0);
 } catch (error) {
-  if (interrupted) {
+  if (run.interrupted) {
     // Ctrl-C or the timeout stopped the processes under the run's feet: not a failure of its own.
     await cleanup();
     process.exit(130);
