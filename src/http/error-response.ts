@@ -8,12 +8,14 @@ import { GatewayError, InternalError } from '../core/errors.js';
 import { logFieldsOf } from '../observability/log-fields.js';
 import type { Logger } from '../observability/logger.js';
 import { prefersHtml } from './client-kind.js';
+import { requestIdOf } from './request-id.js';
 import { escapeHtml, renderPage, sendHtml, sendJson } from './pages.js';
 
 export function sendError(err: unknown, req: IncomingMessage, res: ServerResponse, log: Logger): void {
   const error = err instanceof GatewayError ? err : new InternalError('unhandled error', { cause: err });
-  // The id ties what the user reports to the log line, without showing them internals.
-  const requestId = randomUUID();
+  // The id ties what the user reports to the log line (and to the access log and the app's own logs:
+  // the front door assigned it), without showing them internals.
+  const requestId = requestIdOf(req) ?? randomUUID();
   const fields = {
     ...logFieldsOf(error),
     code: error.code,

@@ -125,6 +125,15 @@ describe('request ids from a trusted proxy', () => {
     assert.equal(line.user, null);
   });
 
+  test("the gateway's own error page carries the same id", async () => {
+    const answer = await fetch(`${gateway.gateway.url}/a%2Fb`, {
+      headers: { 'x-request-id': 'edge-err-1' },
+    });
+    assert.equal(answer.status, 400);
+    assert.equal(((await answer.json()) as { requestId?: string }).requestId, 'edge-err-1');
+    assert.ok(gateway.logs.lines.some((line) => line.includes('"requestId":"edge-err-1"')));
+  });
+
   test('a malformed or oversized id is replaced', async () => {
     for (const sent of ['has space', 'x'.repeat(129), 'quote"id', 'new\u00e9line']) {
       assert.match(String(await idSeenFor(sent)), UUID, JSON.stringify(sent));
