@@ -4,32 +4,21 @@
 //   slo       GET   single logout (HTTP-Redirect binding): the IdP's LogoutRequest, or its
 //                   LogoutResponse to ours
 // Mounted before the gateway's 4 kB form parser: a SAMLResponse is far larger, so the ACS has its own.
-// Thin like the other routes: verification is the provider's (reached through the IdentityProvider
-// port's `saml` part), pending logins, sessions and single logout are login/'s.
+// Thin like the other routes: this file translates HTTP (forms, the same-site resubmission, redirects);
+// verification is the provider's, reached through the IdentityProvider port's `saml` part; the
+// sign-in (login/saml-login.ts) and single logout (login/single-logout.ts) are login/'s.
 import { createHash } from 'node:crypto';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import type { Clock } from '../core/clock.js';
 import { LoginStateInvalid, UnknownProvider } from '../core/errors.js';
 import { escapeHtml, GATEWAY_PAGE_HEADERS, renderPage, sendHtml, sendRedirect } from '../http/pages.js';
-import type { LoginCompleter } from '../login/complete-login.js';
-import { safeReturnUrl, type ReturnUrlPolicy } from '../login/return-url.js';
-import { consumePendingLogin, hasPendingLogin } from '../login/pending-logins.js';
-import { establishSession } from '../login/session-login.js';
+import { createSamlLoginFinisher, type SamlLoginDeps } from '../login/saml-login.js';
 import { createSingleLogout, type SamlProvider, type SingleLogoutDeps } from '../login/single-logout.js';
-import type { Logger } from '../observability/logger.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
-import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
 
-export interface SamlRoutesDeps extends SingleLogoutDeps {
+export interface SamlRoutesDeps extends SingleLogoutDeps, SamlLoginDeps {
   providers: ReadonlyMap<string, IdentityProvider>;
-  completeLogin: LoginCompleter;
-  returnUrlPolicy: ReturnUrlPolicy;
   publicUrl: URL;
   prefix: string;
-  clock: Clock;
-  log: Logger;
-  /** Cleared at sign-in: a SAML session has no ID token. */
-  logoutHint: LogoutHintCookie;
   sessionMiddleware: RequestHandler;
 }
 
@@ -45,6 +34,7 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
   const acsBody = express.urlencoded({ extended: false, limit: ACS_BODY_LIMIT, parameterLimit: 10 });
   const loggedOutUrl = new URL(`${deps.prefix}/logged-out`, deps.publicUrl).href;
   const singleLogout = createSingleLogout(deps);
+  const finishLogin = createSamlLoginFinisher(deps, singleLogout);
 
   function providerFrom(req: Request): SamlProvider {
     const provider = deps.providers.get(String(req.params.provider));
@@ -80,34 +70,7 @@ export function createSamlRoutes(deps: SamlRoutesDeps): Router {
       return;
     }
 
-    const pendingExists = hasPendingLogin(req, provider.id, relayState);
-    if (!pendingExists && !provider.saml.allowIdpInitiated) {
-      throw new LoginStateInvalid(`SAML response for ${provider.id} with no matching login in this session`);
-    }
-    // Consumed before verification: a replay of this response finds nothing, even if this attempt fails.
-    const pending = pendingExists
-      ? await consumePendingLogin(req, provider.id, relayState, deps.clock)
-      : null;
-    const login = await provider.saml.acceptLoginResponse(samlResponse, pending?.nonce ?? null);
-    const identity = await deps.completeLogin(login.external);
-    // One write: the SAML subject is in the session from the start.
-    await establishSession(req, res, identity, { saml: login.session }, deps);
-    await singleLogout.indexSession(login.session, req.sessionID);
-    deps.log.info(
-      {
-        event: 'login',
-        outcome: 'success',
-        providerId: provider.id,
-        subject: identity.subject,
-        initiatedBy: pending === null ? 'idp' : 'sp',
-      },
-      'signed in',
-    );
-    // Unsolicited: RelayState, if any, is the IdP's suggestion of where to go, held to the same rules as rd.
-    const returnTo =
-      pending?.returnTo ??
-      safeReturnUrl(relayState === '' ? undefined : relayState, deps.returnUrlPolicy) ??
-      '/';
+    const returnTo = await finishLogin(req, res, provider, { samlResponse, relayState });
     sendRedirect(res, 303, returnTo);
   });
 
