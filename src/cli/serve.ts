@@ -1,7 +1,7 @@
 // `portcullis [serve] --config FILE`: load, validate (refuse to start on any error), serve, drain on
 // SIGTERM. With server.workers > 1 the primary process prepares shared state once, then runs one
 // worker per slot; the workers share the listening port (node:cluster) and the Redis session store.
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { loadSigningKeys } from '../assertion/signing-keys.js';
 import { startGateway } from '../app/server.js';
@@ -73,7 +73,9 @@ async function runPrimary(config: Config, workers: number, log: Logger): Promise
   const stopAll = () => {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
   };
-  cluster.on('exit', (worker, code, signal) => {
+  // Node passes a null code when a signal killed the worker and a null signal when it exited by
+  // itself; @types/node types them number and string, so the listener says what really comes.
+  cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
     if (stopping) {
       if (code !== 0 && signal === null) failed = true;
       return;
@@ -94,18 +96,20 @@ async function runPrimary(config: Config, workers: number, log: Logger): Promise
   for (let i = 0; i < workers; i += 1) fork();
   log.info({ workers }, 'portcullis primary started its workers');
 
-  await new Promise<void>((resolve) => {
+  // Resolves, once every worker is gone, with whether one failed. (`failed` is set in the
+  // listeners above; read after this await, TypeScript would take it for its initial false.)
+  const someWorkerFailed = await new Promise<boolean>((resolve) => {
     const stop = (signal: string) => {
       stopping = true;
       log.info({ signal }, 'stopping workers');
       stopAll();
       const check = () =>
-        Object.keys(cluster.workers ?? {}).length === 0 ? resolve() : setTimeout(check, 100);
+        Object.keys(cluster.workers ?? {}).length === 0 ? resolve(failed) : setTimeout(check, 100);
       check();
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
   log.flush();
-  return failed ? 1 : 0;
+  return someWorkerFailed ? 1 : 0;
 }

@@ -82,7 +82,6 @@ export function setIdentityHeaders(
  * IdP-controlled strings are made safe here. The signed assertion carries the exact values.
  */
 function headerSafe(value: string): string {
-  // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
