@@ -2,8 +2,10 @@
 // Runs test/**/*.test.ts files with node:test through tsx.
 // Node 20's `--test` neither expands globs nor discovers .ts files, so the list is built here.
 //
-// Usage: node scripts/run-tests.mjs [folder-or-file ...]   (default: test/)
-//   npm run test:unit          test/unit: pure code, no sockets, no child processes
+// Usage: node scripts/run-tests.mjs [--unit] [folder-or-file ...]   (default: test/)
+//   --unit   pure-code mode: all files in ONE process (modules load once: seconds, not a minute), with
+//            test/support/unit-guard.mjs refusing sockets and child processes
+//   npm run test:unit          test/unit with --unit
 //   npm run test:integration   test/integration, test/security, test/contract: real servers and services
 //   npm run test:e2e           test/e2e: a real browser (Debian's chromium)
 //   npm test                   all of test/
@@ -17,9 +19,10 @@
 // own; on SIGINT/SIGTERM that group is ended, and at the end of the run, interrupted or not, whatever is
 // still recorded is killed by PID (after checking its start time, so a reused PID is left alone).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 function collect(path) {
   if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
@@ -28,7 +31,9 @@ function collect(path) {
     .flatMap((name) => collect(join(path, name)));
 }
 
-const roots = process.argv.slice(2);
+const args = process.argv.slice(2);
+const unitMode = args.includes('--unit');
+const roots = args.filter((arg) => arg !== '--unit');
 const files = (roots.length > 0 ? roots : ['test']).flatMap(collect);
 if (files.length === 0) {
   console.error('run-tests: no test files found');
@@ -45,16 +50,39 @@ const concurrency = Number(process.env.PORTCULLIS_TEST_CONCURRENCY ?? Math.max(2
 
 const pidDir = mkdtempSync(join(tmpdir(), 'portcullis-test-pids-'));
 const started = Date.now();
-const runner = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...files],
-  {
-    stdio: 'inherit',
-    // Its own process group: the test files' processes can be ended together, by the group's id.
-    detached: true,
-    env: { ...process.env, PORTCULLIS_TEST_PID_DIR: pidDir },
-  },
-);
+function nodeArguments() {
+  if (!unitMode) {
+    return [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      `--test-timeout=${timeoutMs}`,
+      ...files,
+    ];
+  }
+  // One process: node:test runs what the imported files register and reports like --test does.
+  const entry = join(pidDir, 'unit-entry.mjs');
+  writeFileSync(
+    entry,
+    files.map((file) => `import ${JSON.stringify(pathToFileURL(resolve(file)).href)};\n`).join(''),
+  );
+  return ['--import', 'tsx', '--import', './test/support/unit-guard.mjs', entry];
+}
+
+const runner = spawn(process.execPath, nodeArguments(), {
+  stdio: 'inherit',
+  // Its own process group: the test files' processes can be ended together, by the group's id.
+  detached: true,
+  env: { ...process.env, PORTCULLIS_TEST_PID_DIR: pidDir },
+});
+if (unitMode) {
+  // Without --test there is no per-test timeout: a hung unit run is ended as a whole.
+  setTimeout(() => {
+    console.error(`run-tests: the unit run took longer than ${timeoutMs} ms; stopping it`);
+    killGroup(runner.pid, 'SIGKILL');
+  }, timeoutMs).unref();
+}
 
 function startTimeOf(pid) {
   try {
