@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { Clock } from '../core/clock.js';
 import type { Identity } from '../core/identity.js';
-import type { SamlSessionInfo } from '../providers/saml-endpoints.js';
+import type { SamlSessionInfo } from '../core/saml-session.js';
 import { regenerateSession, saveSession } from '../session/express-session.js';
 import type { LogoutHintCookie } from '../session/logout-hint-cookie.js';
 

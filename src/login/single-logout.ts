@@ -5,12 +5,12 @@
 // only decides what the log says. routes/saml.ts translates HTTP; the provider is reached only
 // through the IdentityProvider port's `saml` part.
 import type { Logger } from '../observability/logger.js';
+import type { SamlSessionInfo } from '../core/saml-session.js';
 import {
   logoutRequestMatches,
   samlInfoOf,
   samlSubjectKey,
   type SamlEndpoints,
-  type SamlSessionInfo,
 } from '../providers/saml-endpoints.js';
 import type { SessionIndex } from '../session/session-index.js';
 import type { SessionReader } from '../session/session-reader.js';

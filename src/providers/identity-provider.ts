@@ -1,7 +1,8 @@
 // The port every identity provider implements; login/ and routes/ know only this.
 import type { ExternalIdentity } from '../core/identity.js';
 import type { PendingLogin } from '../core/pending-login.js';
-import type { SamlEndpoints, SamlSessionInfo } from './saml-endpoints.js';
+import type { SamlSessionInfo } from '../core/saml-session.js';
+import type { SamlEndpoints } from './saml-endpoints.js';
 
 export interface LoginStart {
   /** Where to send the browser. */

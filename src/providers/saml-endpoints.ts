@@ -1,31 +1,11 @@
 // The SAML part of the IdentityProvider port: what the SAML routes (metadata, ACS, SLO) and the
 // single-logout flow need from a SAML provider, reached as `provider.saml` without naming
 // providers/saml/* (which loads the SAML/XML stack only when a SAML provider is configured).
-// Also what a SAML login leaves in the session: the subject as the IdP named it (NameID with its
-// format and qualifiers) and the IdP session (SessionIndex). SP-initiated logout sends them back in
-// the LogoutRequest; an IdP-initiated LogoutRequest is matched against them.
+// What a SAML login leaves in the session (core/saml-session.ts) is matched here against logout
+// requests.
 import { createHash } from 'node:crypto';
 import type { ExternalIdentity } from '../core/identity.js';
-
-export interface SamlNameId {
-  readonly value: string;
-  readonly format: string | null;
-  readonly nameQualifier: string | null;
-  readonly spNameQualifier: string | null;
-}
-
-export interface SamlSessionInfo {
-  readonly providerId: string;
-  readonly nameId: SamlNameId;
-  readonly sessionIndex: string | null;
-}
-
-declare module 'express-session' {
-  interface SessionData {
-    /** Set at a SAML login; read by logout (SP-initiated SLO) and by IdP-initiated SLO. */
-    saml: SamlSessionInfo;
-  }
-}
+import type { SamlNameId, SamlSessionInfo } from '../core/saml-session.js';
 
 export interface SamlLogin {
   external: ExternalIdentity;

@@ -2,6 +2,7 @@
 // (session/lookup.ts) reads the same records without running express-session.
 import type { Identity } from '../core/identity.js';
 import type { PendingLogin } from '../core/pending-login.js';
+import type { SamlSessionInfo } from '../core/saml-session.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -18,6 +19,8 @@ declare module 'express-session' {
     csrfToken: string;
     /** Logins in flight, newest last; a few at most (several tabs may start one each). */
     pendingLogins: readonly PendingLogin[];
+    /** Set at a SAML login; read by logout (SP-initiated SLO) and by IdP-initiated SLO. */
+    saml: SamlSessionInfo;
   }
 }
 
@@ -29,6 +32,7 @@ export interface StoredSessionRecord {
   idToken?: string;
   csrfToken?: string;
   pendingLogins?: readonly PendingLogin[];
+  saml?: SamlSessionInfo;
 }
 
 /** Pre-login sessions (holding only login state) live this long. */

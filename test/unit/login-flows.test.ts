@@ -1,6 +1,7 @@
 // The login/ pieces behind the thin routes, without HTTP: pending logins (added and consumed in one
 // module), and SAML single logout against a stub provider, an in-memory session index and a stub store.
 import assert from 'node:assert/strict';
+import type { SamlSessionInfo } from '../../src/core/saml-session.js';
 import { describe, test } from 'node:test';
 import type { Request } from 'express';
 import type { PendingLogin } from '../../src/core/pending-login.js';
@@ -11,7 +12,6 @@ import {
   samlSubjectKey,
   type AcceptedLogoutRequest,
   type SamlEndpoints,
-  type SamlSessionInfo,
 } from '../../src/providers/saml-endpoints.js';
 import { MemorySessionIndex } from '../../src/session/session-index.js';
 import { LogCapture } from '../support/gateway-stack.js';

@@ -19,7 +19,8 @@ import { normaliseCertificate } from '../../src/providers/saml/signature-shape.j
 import { SamlResponseRejected } from '../../src/providers/saml/saml-errors.js';
 import type { OneTimeIds } from '../../src/providers/one-time-ids.js';
 import { createSamlProvider, type SamlServiceProvider } from '../../src/providers/saml/saml-provider.js';
-import { logoutRequestMatches, type SamlSessionInfo } from '../../src/providers/saml-endpoints.js';
+import type { SamlSessionInfo } from '../../src/core/saml-session.js';
+import { logoutRequestMatches } from '../../src/providers/saml-endpoints.js';
 import { MemoryReplayCache, ReplayCacheFull } from '../../src/session/replay-cache.js';
 import { MemorySessionIndex } from '../../src/session/session-index.js';
 import { forgeResponseXml, IDP_KEY, sign, toBase64, type ForgeOptions } from '../support/saml-forge.js';

@@ -1,6 +1,6 @@
 // What login responses and logout messages read alike: the Issuer, SAML instants, the NameID, and the
 // success status. One reader each, so both message kinds refuse the same things.
-import type { SamlNameId } from '../saml-endpoints.js';
+import type { SamlNameId } from '../../core/saml-session.js';
 import type { SamlRejecter } from './saml-errors.js';
 import { SAML_NS, attribute, childElements, textOnly } from './saml-xml.js';
 import type { XmlElement } from './xml-dom.js';

@@ -9,7 +9,7 @@
 // assertion's own signature has exactly one Reference whose URI is '#' + that assertion's ID, and it
 // verifies with a certificate from the IdP's metadata. Everything identity-bearing is read from that
 // very element. A signed Response alone is not enough: the assertion itself must be signed.
-import type { SamlNameId } from '../saml-endpoints.js';
+import type { SamlNameId } from '../../core/saml-session.js';
 import {
   checkIssuer,
   parseSamlInstant,

@@ -10,7 +10,7 @@
 // LogoutRequest is accepted only when the gateway's own detached-signature and structure checks pass too.
 import { randomUUID } from 'node:crypto';
 import { POST_BINDING, REDIRECT_BINDING, type IdpDescriptor } from './idp-metadata.js';
-import type { SamlNameId } from '../saml-endpoints.js';
+import type { SamlNameId } from '../../core/saml-session.js';
 import type { SamlRejecter, SamlRejection } from './saml-errors.js';
 import { validateSamlXml } from './schema-validator.js';
 import { requireCjs, type XmlElement } from './xml-dom.js';
