@@ -2,9 +2,8 @@
 // shape and claims) and a fake Microsoft Graph. Logins are driven through the provider object itself:
 // startLogin → a scripted browser through the sign-in form → the captured callback → finishLogin.
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import {
   entraConfigWarnings,
@@ -19,6 +18,8 @@ import type { PendingLogin } from '../../src/core/pending-login.js';
 import { loginAtLocalIdp, TestBrowser } from '../support/browser.js';
 import { startEntraIdp, type EntraIdp, type EntraIdpUser } from '../support/entra-idp.js';
 import { startFakeGraph, type FakeGraph } from '../support/fake-graph.js';
+import { closeServer, listen } from '../support/http-server.js';
+import { newSigningKey } from '../support/jwks.js';
 
 const TENANT_A = '3f8a2b1c-5d4e-4f6a-8b7c-9d0e1f2a3b4c';
 const TENANT_B = '7c6b5a49-3827-4165-a0b9-c8d7e6f5a4b3';
@@ -36,14 +37,10 @@ const OID_OLGA = '01ca0000-0000-4000-8000-000000000002';
 const OID_NORA = '0a0a0000-0000-4000-8000-000000000003';
 const OID_MALLORY = 'ba0d0000-0000-4000-8000-000000000004';
 
-const certificate = generateKeyPairSync('rsa', { modulusLength: 2048 });
 /** A base64url SHA-1 thumbprint, the form Entra's x5t takes. */
 const CERT_THUMBPRINT = createHash('sha1').update('test certificate').digest('base64url');
-const certPublicJwk = {
-  ...certificate.publicKey.export({ format: 'jwk' }),
-  kid: CERT_THUMBPRINT,
-  alg: 'RS256',
-};
+const certificate = newSigningKey('RS256', CERT_THUMBPRINT);
+const certPublicJwk = certificate.publicJwk;
 
 let trapRequests: string[] = [];
 
@@ -393,7 +390,7 @@ describe('Entra ID provider', () => {
         clientId: CERT_CLIENT_ID,
         clientSecret: undefined,
         clientAuth: 'private_key_jwt',
-        privateKey: certificate.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+        privateKey: certificate.privatePem(),
         privateKeyId: CERT_THUMBPRINT,
       });
       const alice = await signIn(provider, 'alice');
@@ -631,17 +628,3 @@ describe('Entra configuration', () => {
     assert.deepEqual(entraConfigWarnings(entraProviderSchema.parse(base), 'providers.1'), []);
   });
 });
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
-    server.closeAllConnections();
-  });
-}
