@@ -21,7 +21,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { importJWK, jwtVerify, type JWK } from 'jose';
-import { closeServer, listen } from './http-server.js';
+import { closeServer, listen, readBody } from './http-server.js';
 
 export interface FakeGraphClient {
   clientId: string;
@@ -135,7 +135,7 @@ export async function startFakeGraph(options: FakeGraphOptions): Promise<FakeGra
   async function handleToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
     const tenant = decodeURIComponent(target.pathname.split('/')[1] ?? '');
-    const form = new URLSearchParams(await readBody(req));
+    const form = new URLSearchParams(await readBody(req, MAX_BODY_BYTES));
     const record: GraphRequestRecord = {
       kind: 'token',
       method: req.method ?? 'GET',
@@ -232,7 +232,7 @@ export async function startFakeGraph(options: FakeGraphOptions): Promise<FakeGra
 
   async function handleGraph(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = new URL(req.url ?? '/', url);
-    const rawBody = await readBody(req);
+    const rawBody = await readBody(req, MAX_BODY_BYTES);
     const kind: GraphRequestKind =
       target.pathname === '/v1.0/directoryObjects/getByIds'
         ? 'getByIds'
@@ -473,15 +473,6 @@ function sendJson(
 ): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  let body = '';
-  for await (const chunk of req) {
-    body += String(chunk);
-    if (body.length > MAX_BODY_BYTES) throw new Error('request body too large');
-  }
-  return body;
 }
 
 function parseJsonOrText(text: string): unknown {

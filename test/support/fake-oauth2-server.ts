@@ -12,7 +12,7 @@
 // tests can check what the client sent.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { closeServer, listen } from './http-server.js';
+import { closeServer, listen, readBody } from './http-server.js';
 
 export const octocat = {
   id: 4242,
@@ -96,7 +96,7 @@ export async function startFakeOAuth2Server(options: FakeOAuth2Options): Promise
       return;
     }
     if (req.method === 'POST' && url.pathname === '/login/oauth/access_token') {
-      const form = new URLSearchParams(await readBody(req));
+      const form = new URLSearchParams(await readBody(req, MAX_BODY_BYTES));
       requests.push({ endpoint: 'token', headers: req.headers, params: form });
       exchangeCode(req, form, res);
       return;
@@ -249,13 +249,4 @@ function tokenError(req: IncomingMessage, res: ServerResponse, error: string, de
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  let body = '';
-  for await (const chunk of req) {
-    body += String(chunk);
-    if (body.length > MAX_BODY_BYTES) throw new Error('request body too large');
-  }
-  return body;
 }

@@ -1,5 +1,5 @@
 // Listening and closing for the small HTTP servers tests run on loopback (fake IdPs, JWKS, traps).
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Listens on a free port of 127.0.0.1 (or `host`); resolves with the port. */
@@ -22,4 +22,14 @@ export function closeServer(server: Server): Promise<void> {
     });
     server.closeAllConnections();
   });
+}
+
+/** A request body as text; throws past `maxBytes` characters (a fake must not buffer without bound). */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  let body = '';
+  for await (const chunk of req) {
+    body += String(chunk);
+    if (body.length > maxBytes) throw new Error('request body too large');
+  }
+  return body;
 }
