@@ -2,7 +2,6 @@
 // per user and per IP (shared by two replicas on one Redis), every IdP unreachable, the audit
 // trail in the directory, clean logs, equal timing for unknown names, and `portcullis hash-password`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import { openDirectory } from '../../src/directory/open-directory.js';
 import { hashPassword } from '../../src/login/break-glass/password-hashing.js';
 import { NATIVE_LOGIN_REFUSED } from '../../src/routes/native-login.js';
 import { loginAtLocalIdp, TestBrowser, type BrowserResponse } from '../support/browser.js';
+import { runPortcullis, type CliResult } from '../support/cli.js';
 import { freePort } from '../support/free-port.js';
 import {
   CLIENT_ID,
@@ -30,7 +30,6 @@ import { startRedisServer, type TestRedis } from '../support/redis-server.js';
 import { requireBinary } from '../support/services.js';
 import { stopInOrder } from '../support/stop-in-order.js';
 
-const REPO = new URL('../..', import.meta.url).pathname;
 const ROOT_PASSWORD = 'Root-Br3ak-Glass-Passw0rd';
 const LIMITED_PASSWORD = 'limited-Pa55-word';
 const WRONG_PASSWORD = 'Wrong-Guess-123';
@@ -551,45 +550,13 @@ describe(
 // ---------------------------------------------------------------------------------------------
 // The CLI
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function runHashPassword(args: string[], stdin: string): Promise<CliResult> {
-  return runCli(['hash-password', ...args], stdin);
+  return runPortcullis(['hash-password', ...args], { stdin });
 }
 
 /** Runs the real entry point; `until` ends a long-running command (SIGTERM) once its output matches. */
 function runCli(args: string[], stdin: string, until?: RegExp): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: REPO,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const check = () => {
-      if (until !== undefined && until.test(stdout + stderr) && child.exitCode === null)
-        child.kill('SIGTERM');
-    };
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      check();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      check();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
+  return runPortcullis(args, { stdin, ...(until === undefined ? {} : { until }) });
 }
 
 describe('portcullis hash-password', () => {

@@ -3,12 +3,13 @@
 // `npm run portcullis` runs it) with a module trace (test/support/module-trace.mjs), and the trace is
 // first shown to catch those modules when an entry point does load them.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { verify } from '@node-rs/argon2';
+import { startProcess } from '../support/processes.js';
+import { scaled } from '../support/timing.js';
 
 /** What printing a hash must never load: the Redis clients, the limiter, the session stack. */
 const FORBIDDEN: ReadonlyArray<[string, RegExp]> = [
@@ -26,35 +27,26 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 let runs = 0;
 
 /** Runs `node --import tsx --import module-trace.mjs ...args` from the repository root; returns what it loaded. */
-function traced(
+async function traced(
   args: readonly string[],
   stdin: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string; loaded: string[] }> {
   const traceFile = join(tmp, `trace-${++runs}.txt`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--import', './test/support/module-trace.mjs', ...args],
-      { env: { ...process.env, PORTCULLIS_MODULE_TRACE: traceFile }, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const loaded = readFileSync(traceFile, 'utf8')
-        .split('\n')
-        .filter((line) => line !== '');
-      resolve({ code, stdout, stderr, loaded });
-    });
-    child.stdin.end(stdin);
-  });
+  const child = startProcess(
+    `node ${args.join(' ')}`,
+    process.execPath,
+    ['--import', 'tsx', '--import', './test/support/module-trace.mjs', ...args],
+    { env: { PORTCULLIS_MODULE_TRACE: traceFile }, stdin: 'pipe' },
+  );
+  child.child.stdin?.end(stdin);
+  // A run that hangs fails, after a budget that allows for a busy machine.
+  const timer = setTimeout(() => void child.stop({ signal: 'SIGKILL' }), scaled(CHILD_TIMEOUT_MS));
+  const { code } = await child.exited;
+  clearTimeout(timer);
+  const loaded = readFileSync(traceFile, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '');
+  return { code, stdout: child.stdout(), stderr: child.stderr(), loaded };
 }
 
 function forbiddenIn(loaded: readonly string[]): string[] {
