@@ -6,6 +6,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
+import { scaled } from './timing.js';
 
 export interface BrowserResponse {
   status: number;
@@ -61,6 +62,7 @@ interface OutgoingRequest {
 }
 
 const MAX_REDIRECTS = 20;
+/** An idle socket this long (scaled with the machine's load) fails the request instead of hanging. */
 const REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) PortcullisTestBrowser/1.0';
 
@@ -207,7 +209,9 @@ export class TestBrowser {
           });
         });
       });
-      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`timed out: ${method} ${url.href}`)));
+      req.setTimeout(scaled(REQUEST_TIMEOUT_MS), () =>
+        req.destroy(new Error(`timed out: ${method} ${url.href}`)),
+      );
       req.on('error', reject);
       req.end(body);
     });
