@@ -67,9 +67,10 @@ export function directoryContract(name: string, open: () => Promise<OpenedDirect
       test('times are read back as numbers, also beyond 32 bits', async () => {
         const user = await directory.upsertExternalUser(externalUser(), 4_102_444_800_000); // year 2100
         const found = await directory.findUserById(user.id);
-        assert.equal(typeof found?.createdAt, 'number');
-        assert.equal(found?.createdAt, 4_102_444_800_000);
-        assert.equal(typeof found?.lastLoginAt, 'number');
+        assert.ok(found);
+        assert.equal(typeof found.createdAt, 'number');
+        assert.equal(found.createdAt, 4_102_444_800_000);
+        assert.equal(typeof found.lastLoginAt, 'number');
       });
 
       test('a later login updates the profile and last login, keeping id and creation time', async () => {

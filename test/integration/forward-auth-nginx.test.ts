@@ -53,8 +53,9 @@ describe(
   'forward-auth behind a real nginx auth_request',
   { skip: 'skip' in nginxBinary ? nginxBinary.skip : false },
   () => {
-    let stack: Stack;
-    let nginx: TestNginx;
+    // Undefined when before() failed part-way: after() stops only what started.
+    let stack: Stack | undefined;
+    let nginx: TestNginx | undefined;
     let appUrl: string;
 
     before(async () => {

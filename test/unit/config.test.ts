@@ -94,15 +94,15 @@ describe('loading a valid config', () => {
       assertion: 'X-Portcullis-Assertion',
     });
     const provider = config.providers[0];
-    assert.equal(provider?.type, 'oidc');
-    if (provider?.type !== 'oidc') return;
+    assert.ok(provider?.type === 'oidc', 'the provider is an OIDC one');
     assert.equal(provider.clientAuth, 'client_secret_basic');
     assert.deepEqual(provider.scopes, ['openid', 'profile', 'email']);
     assert.equal(provider.insecureAllowHttpIssuer, false);
     const route = config.routes[0];
-    assert.equal(route?.path, '/');
-    assert.equal(route?.public, false);
-    assert.deepEqual(route?.allow, {
+    assert.ok(route);
+    assert.equal(route.path, '/');
+    assert.equal(route.public, false);
+    assert.deepEqual(route.allow, {
       authenticated: true,
       groups: [],
       roles: [],
@@ -137,7 +137,7 @@ describe('loading a valid config', () => {
       (config.routes as unknown[]).push({});
     }, TypeError);
     assert.throws(() => {
-      (config.session.secret as string[])[0] = 'x';
+      config.session.secret[0] = 'x';
     }, TypeError);
     assert.throws(() => {
       (config.routes[0]?.allow?.groups as string[]).push('admins');

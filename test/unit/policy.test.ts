@@ -196,11 +196,13 @@ describe('route table', () => {
       upstream: 'http://10.0.0.1:8080/base',
       public: true,
     });
-    assert.equal(compiled.routes[0]?.id, 'app.example.com/x/');
-    assert.equal(compiled.routes[0]?.upstream.href, 'http://10.0.0.1:8080/base');
-    assert.equal(compiled.routes[0]?.isPublic, true);
-    assert.equal(compiled.routes[0]?.allow, null);
-    assert.equal(compiled.routes[0]?.description, 'app.example.com/x/');
+    const route = compiled.routes[0];
+    assert.ok(route);
+    assert.equal(route.id, 'app.example.com/x/');
+    assert.equal(route.upstream.href, 'http://10.0.0.1:8080/base');
+    assert.equal(route.isPublic, true);
+    assert.equal(route.allow, null);
+    assert.equal(route.description, 'app.example.com/x/');
   });
 });
 
