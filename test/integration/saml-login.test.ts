@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { TestBrowser } from '../support/browser.js';
-import { startRedisServer, type TestRedis } from '../support/redis-server.js';
+import type { TestRedis } from '../support/redis-server.js';
 import { requireSimpleSamlPhp, SAML_KEYS_DIR, startSamlIdp, type SamlIdp } from '../support/saml-idp.js';
 import {
   errorCodeOf,
@@ -19,15 +19,16 @@ import {
   loginThroughSaml,
   postToAcs,
   responseFromIdp,
+  samlSuiteSkip,
   startSamlStack,
+  startSamlSuite,
   userinfo,
   type SamlStack,
+  type SamlSuite,
 } from '../support/saml-stack.js';
-import { requireBinary } from '../support/services.js';
 import { stopInOrder } from '../support/stop-in-order.js';
 
 const ssp = requireSimpleSamlPhp();
-const redisBinary = requireBinary('redis-server', 'redis-server');
 
 interface EchoView {
   url: string;
@@ -56,15 +57,16 @@ async function logout(stack: SamlStack, browser: TestBrowser) {
   });
 }
 
-describe('SAML login through SimpleSAMLphp', { skip: 'skip' in ssp ? ssp.skip : false }, () => {
+describe('SAML login through SimpleSAMLphp', { skip: samlSuiteSkip() }, () => {
+  let suite: SamlSuite | undefined;
   let idp: SamlIdp;
   let stack: SamlStack;
 
   before(async () => {
-    idp = await startSamlIdp((ssp as { php: string }).php);
-    stack = await startSamlStack(idp);
+    suite = await startSamlSuite();
+    ({ idp, stack } = suite);
   });
-  after(() => stopInOrder(stack, idp));
+  after(() => suite?.close());
 
   test('serves SP metadata the IdP accepts: entity ID, POST ACS, Redirect SLO, signed assertions wanted', async () => {
     const response = await fetch(stack.metadataUrl);
@@ -266,7 +268,7 @@ describe('SAML login through SimpleSAMLphp', { skip: 'skip' in ssp ? ssp.skip : 
   });
 });
 
-describe('SAML options through SimpleSAMLphp', { skip: 'skip' in ssp ? ssp.skip : false }, () => {
+describe('SAML options through SimpleSAMLphp', { skip: samlSuiteSkip() }, () => {
   let idp: SamlIdp;
   before(async () => {
     idp = await startSamlIdp((ssp as { php: string }).php);
@@ -402,80 +404,75 @@ describe('SAML options through SimpleSAMLphp', { skip: 'skip' in ssp ? ssp.skip 
   });
 });
 
-describe(
-  'SAML with sessions in Redis',
-  { skip: 'skip' in ssp ? ssp.skip : 'skip' in redisBinary ? redisBinary.skip : false },
-  () => {
-    let idp: SamlIdp;
-    let redis: TestRedis;
-    let stack: SamlStack;
-    before(async () => {
-      idp = await startSamlIdp((ssp as { php: string }).php);
-      redis = await startRedisServer();
-      stack = await startSamlStack(idp, { store: 'redis', redisUrl: redis.url });
-    });
-    after(() => stopInOrder(stack, redis, idp));
+describe('SAML with sessions in Redis', { skip: samlSuiteSkip({ redis: true }) }, () => {
+  let suite: SamlSuite | undefined;
+  let idp: SamlIdp;
+  let redis: TestRedis;
+  let stack: SamlStack;
+  before(async () => {
+    suite = await startSamlSuite({ redis: true });
+    assert.ok(suite.redis);
+    ({ idp, stack, redis } = { ...suite, redis: suite.redis });
+  });
+  after(() => suite?.close());
 
-    test('a SAML login saves its new session once, with the SAML subject in it', async () => {
-      const browser = new TestBrowser();
-      const { form } = await genuineResponse(stack, browser, 'alice');
-      const keyPrefix = (stack.rawConfig.session as { redis: { keyPrefix: string } }).redis.keyPrefix;
-      const sessionKeys = `${keyPrefix}sess:`;
-      // Every command Redis runs while the ACS answers, as MONITOR reports it.
-      const monitor = await new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 }).monitor();
-      const probe = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-      const commands: string[][] = [];
-      monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
-      try {
-        const acs = await postToAcs(stack, browser, form);
-        assert.equal(acs.status, 303, acs.body.slice(0, 300));
-        // MONITOR reports asynchronously: wait until a marker sent after the login has come through.
-        const marker = `${keyPrefix}marker`;
-        await probe.get(marker);
-        for (let waited = 0; !commands.some((args) => args[1] === marker) && waited < 5_000; waited += 20) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      } finally {
-        monitor.disconnect();
-        probe.disconnect();
+  test('a SAML login saves its new session once, with the SAML subject in it', async () => {
+    const browser = new TestBrowser();
+    const { form } = await genuineResponse(stack, browser, 'alice');
+    const keyPrefix = (stack.rawConfig.session as { redis: { keyPrefix: string } }).redis.keyPrefix;
+    const sessionKeys = `${keyPrefix}sess:`;
+    // Every command Redis runs while the ACS answers, as MONITOR reports it.
+    const monitor = await new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 }).monitor();
+    const probe = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const commands: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+    try {
+      const acs = await postToAcs(stack, browser, form);
+      assert.equal(acs.status, 303, acs.body.slice(0, 300));
+      // MONITOR reports asynchronously: wait until a marker sent after the login has come through.
+      const marker = `${keyPrefix}marker`;
+      await probe.get(marker);
+      for (let waited = 0; !commands.some((args) => args[1] === marker) && waited < 5_000; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      const signed = decodeURIComponent(browser.cookies(stack.publicUrl).get('portcullis') ?? '');
-      const sessionId = signed.slice(2, signed.lastIndexOf('.'));
-      assert.ok(sessionId !== '', 'the browser holds a session cookie');
-      const writes = commands.filter(
-        (args) => args[0]?.toLowerCase() === 'set' && args[1]?.startsWith(sessionKeys) === true,
-      );
-      const writesOfNew = writes.filter((args) => args[1] === `${sessionKeys}${sessionId}`);
-      // The login saves the new session once, SAML subject included, so no record without it is ever
-      // stored. express-session then commits it once more as the response ends: it only tracks saves
-      // of the session it loaded or generated itself, never of one made by regenerate(), so every
-      // login (OIDC and break-glass too) has that second write. Before, SAML saved a third time.
-      assert.equal(writesOfNew.length, 2, `SETs of the new session: ${writesOfNew.length}`);
-      for (const args of writesOfNew) assert.match(args[2] ?? '', /"saml":\{"providerId":"corp"/);
-      // The only other write: the old (pre-login) session giving up its pending login before verification.
-      assert.equal(writes.length - writesOfNew.length, 1, writes.map((args) => args[1]).join('\n'));
-      assert.equal((await userinfo(stack, browser)).status, 200, 'the session works');
-    });
+    } finally {
+      monitor.disconnect();
+      probe.disconnect();
+    }
+    const signed = decodeURIComponent(browser.cookies(stack.publicUrl).get('portcullis') ?? '');
+    const sessionId = signed.slice(2, signed.lastIndexOf('.'));
+    assert.ok(sessionId !== '', 'the browser holds a session cookie');
+    const writes = commands.filter(
+      (args) => args[0]?.toLowerCase() === 'set' && args[1]?.startsWith(sessionKeys) === true,
+    );
+    const writesOfNew = writes.filter((args) => args[1] === `${sessionKeys}${sessionId}`);
+    // The login saves the new session once, SAML subject included, so no record without it is ever
+    // stored. express-session then commits it once more as the response ends: it only tracks saves
+    // of the session it loaded or generated itself, never of one made by regenerate(), so every
+    // login (OIDC and break-glass too) has that second write. Before, SAML saved a third time.
+    assert.equal(writesOfNew.length, 2, `SETs of the new session: ${writesOfNew.length}`);
+    for (const args of writesOfNew) assert.match(args[2] ?? '', /"saml":\{"providerId":"corp"/);
+    // The only other write: the old (pre-login) session giving up its pending login before verification.
+    assert.equal(writes.length - writesOfNew.length, 1, writes.map((args) => args[1]).join('\n'));
+    assert.equal((await userinfo(stack, browser)).status, 200, 'the session works');
+  });
 
-    test('an IdP LogoutRequest arriving at another replica ends a session made on the first', async () => {
-      const browser = new TestBrowser();
-      await loginThroughSaml(stack, browser, 'alice');
-      const replica = await stack.startReplica();
-      const replicaBase = `http://localhost:${replica.gateway.port}`;
-      // Follow the IdP up to where it sends the LogoutRequest to the gateway; deliver it to the replica instead.
-      let next = `${idp.sloUrl}?ReturnTo=${encodeURIComponent(`${stack.publicUrl}/`)}`;
-      while (!next.startsWith(`${stack.sloUrl}?`)) {
-        const step = await browser.request(next);
-        assert.equal(step.status, 302, `${step.url}: ${step.status}\n${idp.logs()}`);
-        next = new URL(step.headers.location ?? '', step.url).href;
-      }
-      const logoutRequest = new URL(next);
-      const atReplica = await browser.request(
-        `${replicaBase}${logoutRequest.pathname}${logoutRequest.search}`,
-      );
-      assert.equal(atReplica.status, 302, atReplica.body.slice(0, 300));
-      assert.equal((await userinfo(stack, browser)).status, 401, 'ended on the first replica too');
-      assert.equal((await userinfo({ publicUrl: replicaBase }, browser)).status, 401);
-    });
-  },
-);
+  test('an IdP LogoutRequest arriving at another replica ends a session made on the first', async () => {
+    const browser = new TestBrowser();
+    await loginThroughSaml(stack, browser, 'alice');
+    const replica = await stack.startReplica();
+    const replicaBase = `http://localhost:${replica.gateway.port}`;
+    // Follow the IdP up to where it sends the LogoutRequest to the gateway; deliver it to the replica instead.
+    let next = `${idp.sloUrl}?ReturnTo=${encodeURIComponent(`${stack.publicUrl}/`)}`;
+    while (!next.startsWith(`${stack.sloUrl}?`)) {
+      const step = await browser.request(next);
+      assert.equal(step.status, 302, `${step.url}: ${step.status}\n${idp.logs()}`);
+      next = new URL(step.headers.location ?? '', step.url).href;
+    }
+    const logoutRequest = new URL(next);
+    const atReplica = await browser.request(`${replicaBase}${logoutRequest.pathname}${logoutRequest.search}`);
+    assert.equal(atReplica.status, 302, atReplica.body.slice(0, 300));
+    assert.equal((await userinfo(stack, browser)).status, 401, 'ended on the first replica too');
+    assert.equal((await userinfo({ publicUrl: replicaBase }, browser)).status, 401);
+  });
+});
