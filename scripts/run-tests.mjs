@@ -3,9 +3,10 @@
 // Node 20's `--test` neither expands globs nor discovers .ts files, so the list is built here.
 //
 // Usage: node scripts/run-tests.mjs [--unit] [folder-or-file ...]   (default: test/)
-//   --unit   pure-code mode: all files in ONE process (modules load once: seconds, not a minute), with
-//            test/support/unit-guard.mjs refusing sockets and child processes
-//   npm run test:unit          test/unit with --unit
+//   Files under test/unit run first, all in ONE process (modules load once: seconds, not a minute),
+//   with test/support/unit-guard.mjs refusing sockets and child processes; the other files then run
+//   one process each, two or more at a time. --unit runs every file named the unit way.
+//   npm run test:unit          test/unit: pure code, no sockets, no child processes
 //   npm run test:integration   test/integration, test/security, test/contract: real servers and services
 //   npm run test:e2e           test/e2e: a real browser (Debian's chromium)
 //   npm test                   all of test/
@@ -50,38 +51,33 @@ const concurrency = Number(process.env.PORTCULLIS_TEST_CONCURRENCY ?? Math.max(2
 
 const pidDir = mkdtempSync(join(tmpdir(), 'portcullis-test-pids-'));
 const started = Date.now();
-function nodeArguments() {
-  if (!unitMode) {
+
+/** test/unit files run in one process (`--unit` makes every file named run that way). */
+const isUnit = (file) => unitMode || /(^|[\\/])test[\\/]unit[\\/]/.test(resolve(file));
+const phases = [
+  { name: 'unit', oneProcess: true, files: files.filter(isUnit) },
+  { name: 'per-file', oneProcess: false, files: files.filter((file) => !isUnit(file)) },
+].filter((phase) => phase.files.length > 0);
+
+function nodeArguments(phase) {
+  if (!phase.oneProcess) {
     return [
       '--import',
       'tsx',
       '--test',
       `--test-concurrency=${concurrency}`,
       `--test-timeout=${timeoutMs}`,
-      ...files,
+      ...phase.files,
     ];
   }
-  // One process: node:test runs what the imported files register and reports like --test does.
+  // One process: node:test runs what the imported files register and reports like --test does;
+  // the guard refuses sockets and child processes (test/unit is pure code).
   const entry = join(pidDir, 'unit-entry.mjs');
   writeFileSync(
     entry,
-    files.map((file) => `import ${JSON.stringify(pathToFileURL(resolve(file)).href)};\n`).join(''),
+    phase.files.map((file) => `import ${JSON.stringify(pathToFileURL(resolve(file)).href)};\n`).join(''),
   );
   return ['--import', 'tsx', '--import', './test/support/unit-guard.mjs', entry];
-}
-
-const runner = spawn(process.execPath, nodeArguments(), {
-  stdio: 'inherit',
-  // Its own process group: the test files' processes can be ended together, by the group's id.
-  detached: true,
-  env: { ...process.env, PORTCULLIS_TEST_PID_DIR: pidDir },
-});
-if (unitMode) {
-  // Without --test there is no per-test timeout: a hung unit run is ended as a whole.
-  setTimeout(() => {
-    console.error(`run-tests: the unit run took longer than ${timeoutMs} ms; stopping it`);
-    killGroup(runner.pid, 'SIGKILL');
-  }, timeoutMs).unref();
 }
 
 function startTimeOf(pid) {
@@ -139,31 +135,59 @@ function finish(code) {
   process.exit(code);
 }
 
+let runner;
 let interrupted;
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     if (interrupted !== undefined) return;
     interrupted = signal;
     console.error(`\nrun-tests: ${signal}: stopping the test files and everything they started`);
-    killGroup(runner.pid, 'SIGTERM');
+    if (runner !== undefined) killGroup(runner.pid, 'SIGTERM');
     // Test files get a moment to stop what they started themselves; then the group is killed.
     setTimeout(() => {
-      killGroup(runner.pid, 'SIGKILL');
+      if (runner !== undefined) killGroup(runner.pid, 'SIGKILL');
       finish(signal === 'SIGINT' ? 130 : 143);
     }, 5_000).unref();
   });
 }
 
-runner.on('exit', (code, signal) => {
-  if (interrupted !== undefined) {
-    // The test files got SIGTERM with the runner: a moment to stop what they started, then the rest goes.
-    setTimeout(() => {
-      killGroup(runner.pid, 'SIGKILL');
-      finish(interrupted === 'SIGINT' ? 130 : 143);
-    }, 2_000);
-    return;
-  }
-  // A test file still running after its runner ended would still be in the group.
-  killGroup(runner.pid, 'SIGKILL');
-  finish(code ?? (signal === null ? 1 : 128));
-});
+/** Runs one phase in its own process group; resolves with its exit code. */
+function runPhase(phase) {
+  return new Promise((resolvePhase) => {
+    const child = spawn(process.execPath, nodeArguments(phase), {
+      stdio: 'inherit',
+      // Its own process group: the test files' processes can be ended together, by the group's id.
+      detached: true,
+      env: { ...process.env, PORTCULLIS_TEST_PID_DIR: pidDir },
+    });
+    runner = child;
+    // Without --test there is no per-test timeout: a hung one-process run is ended as a whole.
+    const watchdog = phase.oneProcess
+      ? setTimeout(() => {
+          console.error(`run-tests: the ${phase.name} run took longer than ${timeoutMs} ms; stopping it`);
+          killGroup(child.pid, 'SIGKILL');
+        }, timeoutMs)
+      : undefined;
+    child.on('exit', (code, signal) => {
+      clearTimeout(watchdog);
+      if (interrupted !== undefined) {
+        // The test files got SIGTERM with the runner: a moment to stop what they started, then the rest goes.
+        setTimeout(() => {
+          killGroup(child.pid, 'SIGKILL');
+          finish(interrupted === 'SIGINT' ? 130 : 143);
+        }, 2_000);
+        return;
+      }
+      // A test file still running after its runner ended would still be in the group.
+      killGroup(child.pid, 'SIGKILL');
+      resolvePhase(code ?? (signal === null ? 1 : 128));
+    });
+  });
+}
+
+let exitCode = 0;
+for (const phase of phases) {
+  const code = await runPhase(phase);
+  if (code !== 0) exitCode = code;
+}
+finish(exitCode);
