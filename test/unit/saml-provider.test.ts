@@ -24,6 +24,7 @@ import { logoutRequestMatches } from '../../src/providers/saml-endpoints.js';
 import { MemoryReplayCache, ReplayCacheFull } from '../../src/session/replay-cache.js';
 import { MemorySessionIndex } from '../../src/session/session-index.js';
 import { forgeResponseXml, IDP_KEY, sign, toBase64, type ForgeOptions } from '../support/saml-forge.js';
+import { waitUntil } from '../support/timing.js';
 
 const IDP_ENTITY = 'https://idp.example.org/metadata';
 const GATEWAY = 'https://apps.example.com/.portcullis';
@@ -238,13 +239,16 @@ describe('IdP metadata from a URL', () => {
   const answer = (status: number, body: string) => Promise.resolve(new Response(body, { status }));
 
   test('never blocks, keeps the last good copy when a fetch fails or returns junk', async () => {
-    const replies: Array<() => Promise<Response>> = [
-      () => Promise.reject(new Error('ECONNREFUSED')),
+    // Until the test says so every fetch fails, so "no copy yet" holds however slowly the machine
+    // runs the refresh timer; then a good copy, a server error and junk, in that order.
+    let reachable = false;
+    const afterwards: Array<() => Promise<Response>> = [
       () => answer(200, IDP_METADATA),
       () => answer(500, 'down'),
       () => answer(200, '<html>maintenance</html>'),
     ];
     let calls = 0;
+    let answeredAfterwards = 0;
     const source = fetchedMetadataSource({
       providerId: 'corp',
       url: 'https://idp.example.org/metadata',
@@ -252,19 +256,34 @@ describe('IdP metadata from a URL', () => {
       expectedEntityId: undefined,
       now: () => Date.now(),
       log: silent,
-      fetch: () => (replies[calls++] ?? (() => answer(500, '')))(),
+      fetch: () => {
+        calls += 1;
+        if (!reachable) return Promise.reject(new Error('ECONNREFUSED'));
+        return (afterwards[answeredAfterwards++] ?? (() => answer(500, '')))();
+      },
     });
-    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const currentEntityId = (): string | undefined => {
+      try {
+        return source.current().entityId;
+      } catch {
+        return undefined;
+      }
+    };
     try {
-      await wait(10);
-      assert.equal(calls, 1, 'fetched at once, in the background');
+      await waitUntil(() => calls >= 1, { what: 'the first fetch', timeoutMs: 30_000 });
       assert.throws(() => source.current(), ProviderUnavailable, 'no copy yet: sign-in gets a 503');
-      await wait(50);
-      assert.equal(source.current().entityId, IDP_ENTITY, 'the refresh brought a good copy');
-      await wait(150);
-      const fetched = calls as number; // assert.equal above narrowed `calls` to 1; the refreshes have run since
-      assert.ok(fetched >= 4, `refreshed ${fetched} times`);
-      assert.equal(source.current().entityId, IDP_ENTITY, 'failed and junk fetches keep the last good copy');
+      reachable = true;
+      assert.equal(
+        await waitUntil(currentEntityId, { what: 'the good copy', timeoutMs: 30_000 }),
+        IDP_ENTITY,
+        'the refresh brought a good copy',
+      );
+      // A fourth answer is asked for only after the error and the junk were answered.
+      await waitUntil(() => answeredAfterwards >= 4, {
+        what: 'the failed and junk refreshes',
+        timeoutMs: 30_000,
+      });
+      assert.equal(currentEntityId(), IDP_ENTITY, 'failed and junk fetches keep the last good copy');
     } finally {
       source.close();
     }
