@@ -45,8 +45,15 @@ const PORTS_ONLY = [
   },
 ];
 
+/** folder → the folders it may import, filled by floor(); checked for circles below. */
+const ALLOWED = new Map();
+
 /** One block: files under src/<folder> may import only their own folder and `allowed`. */
 function floor(folder, allowed, why, extraPatterns = []) {
+  ALLOWED.set(
+    folder,
+    allowed.filter((name) => name !== folder),
+  );
   const forbidden = FOLDERS.filter((name) => name !== folder && !allowed.includes(name));
   return {
     files: [`src/${folder}/**/*.ts`],
@@ -67,7 +74,7 @@ function floor(folder, allowed, why, extraPatterns = []) {
   };
 }
 
-export default tseslint.config(
+const config = tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', '.tools/**', 'bench/results/**', 'test-results/**'] },
   {
     files: ['**/*.ts'],
@@ -138,13 +145,13 @@ export default tseslint.config(
   ),
   floor(
     'login',
-    ['core', 'config', 'observability', 'policy', 'session', 'providers', 'directory', 'http'],
+    ['core', 'config', 'observability', 'policy', 'session', 'providers', 'directory'],
     'login flows reach stores and providers through their ports',
     PORTS_ONLY,
   ),
   floor(
     'http',
-    ['core', 'config', 'observability', 'policy', 'session', 'proxy', 'access', 'login', 'forward-auth'],
+    ['core', 'config', 'observability', 'policy', 'session', 'proxy', 'access', 'login'],
     'the front door admits and acts; it never opens a store',
     PORTS_ONLY,
   ),
@@ -183,3 +190,23 @@ export default tseslint.config(
     'commands parse flags and call the app',
   ),
 );
+
+// The floors themselves must not form a circle (a ↔ b would let two folders depend on each other
+// file by file without a file-level circle): refuse to lint with such a table.
+function assertFloorsAcyclic() {
+  const state = new Map();
+  const visit = (folder, path) => {
+    if (state.get(folder) === 'done') return;
+    if (state.get(folder) === 'open')
+      throw new Error(`eslint.config.mjs: the floors form a circle: ${[...path, folder].join(' → ')}`);
+    state.set(folder, 'open');
+    for (const below of ALLOWED.get(folder) ?? []) visit(below, [...path, folder]);
+    state.set(folder, 'done');
+  };
+  for (const folder of ALLOWED.keys()) visit(folder, []);
+  const missing = FOLDERS.filter((folder) => !ALLOWED.has(folder));
+  if (missing.length > 0) throw new Error(`eslint.config.mjs: no floor for src/${missing.join(', src/')}`);
+}
+assertFloorsAcyclic();
+
+export default config;

@@ -14,7 +14,6 @@ import {
 } from '../core/errors.js';
 import type { Identity } from '../core/identity.js';
 import { andThen, type MaybePromise } from '../core/maybe-async.js';
-import type { ForwardAuth } from '../forward-auth/forward-auth.js';
 import type { SignInUrlFor } from '../login/sign-in-url.js';
 import type { Logger } from '../observability/logger.js';
 import type { CompiledRoute, RouteTable } from '../policy/route-table.js';
@@ -36,7 +35,8 @@ export interface FrontDoorDeps {
   prefix: string;
   publicUrl: URL;
   gatewayApp: (req: IncomingMessage, res: ServerResponse) => void;
-  forwardAuth: ForwardAuth;
+  /** forward-auth/ answers {prefix}/auth[/…] (it sits above this floor, so it is handed in). */
+  forwardAuth: { answer(req: IncomingMessage, res: ServerResponse, path: string, search: string): void };
   routes: RouteTable;
   judge: AccessJudge;
   signInUrl: SignInUrlFor;
