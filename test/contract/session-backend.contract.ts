@@ -15,6 +15,7 @@ import { createSessionLookup } from '../../src/session/lookup.js';
 import type { SessionTimeouts, StoredSessionRecord } from '../../src/session/session-data.js';
 import type { SessionBackend } from '../../src/session/stores/create-backend.js';
 import type { ContractTime } from './contract-time.js';
+import { aliceIdentity } from '../support/identities.js';
 
 export interface OpenedSessionBackend {
   backend: SessionBackend;
@@ -33,16 +34,7 @@ const COOKIE_NAME = 'portcullis';
 /** Redis and the Node process read the same wall clock at different moments: a little slack. */
 const CLOCK_SLACK_MS = 50;
 
-const ALICE: Identity = {
-  subject: 'corp:alice-sub',
-  providerId: 'corp',
-  userId: 'user-1',
-  username: 'alice',
-  email: 'alice@example.com',
-  name: 'Alice',
-  groups: ['admins', 'users'],
-  roles: ['admin'],
-};
+const ALICE = aliceIdentity({ roles: ['admin'] });
 
 function record(authenticatedAt: number, identity: Identity = ALICE): session.SessionData {
   const stored: StoredSessionRecord = {

@@ -19,22 +19,14 @@ import type { SessionTimeouts, StoredSessionRecord } from '../../src/session/ses
 import type { SessionReader } from '../../src/session/session-reader.js';
 import { MemorySessionStore } from '../../src/session/stores/memory-store.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { aliceIdentity } from '../support/identities.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const T0 = Date.UTC(2025, 0, 15, 9, 0, 0);
 
-const ALICE: Identity = {
-  subject: 'corp:alice-sub',
-  providerId: 'corp',
-  userId: 'user-1',
-  username: 'alice',
-  email: 'alice@example.com',
-  name: 'Alice',
-  groups: ['admins', 'users'],
-  roles: [],
-};
+const ALICE = aliceIdentity();
 
 function signedIn(authenticatedAt: number, identity: Identity = ALICE): session.SessionData {
   const record: StoredSessionRecord = {

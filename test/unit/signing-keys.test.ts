@@ -10,8 +10,8 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { createAssertionMinter } from '../../src/assertion/assertion.js';
 import { loadSigningKeys, SigningKeyError, type SigningKeyRing } from '../../src/assertion/signing-keys.js';
 import { assertionSchema } from '../../src/config/schema.js';
-import type { Identity } from '../../src/core/identity.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { aliceIdentity } from '../support/identities.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2025, 2, 1, 12, 0, 0);
@@ -28,16 +28,7 @@ const pem = (key: ReturnType<typeof generateKeyPairSync>['privateKey']) =>
   key.export({ format: 'pem', type: 'pkcs8' }).toString();
 const p256Pem = () => pem(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
 
-const ALICE: Identity = {
-  subject: 'corp:alice-sub',
-  providerId: 'corp',
-  userId: 'user-1',
-  username: 'alice',
-  email: 'alice@example.com',
-  name: 'Alice',
-  groups: ['admins', 'users'],
-  roles: [],
-};
+const ALICE = aliceIdentity();
 
 function verifyWith(ring: SigningKeyRing, token: string, audience: string, at: number) {
   return jwtVerify(token, createLocalJWKSet(ring.jwks), {
