@@ -18,6 +18,11 @@
  *   so rules that protect a prefix more strictly than its neighbours should not rely on prefix
  *   matching alone. Segments that vanish or turn into dot segments once their parameters are stripped
  *   (`;x`, `.;x`, `..;x`) are refused outright: `/public/..;/admins/` is `/admins/` to Tomcat.
+ * - Segments made only of dots and spaces (`...`, `.%20`), which Windows-backed servers trim to
+ *   nothing or to a dot segment, are refused too, as is an encoded `;` (`%3B`) that would turn a
+ *   segment into such a one. Trailing dots, spaces and `;`/`%3B` parameters on a real name
+ *   (`/admins./`, `/admins%20/`, `/admins%3Bx/`) are kept: the route table matches protected
+ *   routes on the loose form (policy/route-table.ts), so they can only land on a stricter route.
  */
 
 import { BoundedMap } from '../core/bounded-map.js';
@@ -37,8 +42,13 @@ const HEX_PAIR = /^[0-9A-Fa-f]{2}$/;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 /** Bytes that can never be part of a valid request-target (RFC 9112 §3.2; llhttp rejects them too). */
 const FORBIDDEN_QUERY_CHAR = /[\u0000-\u0020\u007f]/;
-/** An empty or dot segment with path parameters, e.g. `..;jsessionid=x` (see the module comment). */
-const PARAMETERS_ON_EMPTY_OR_DOT_SEGMENT = /^\.{0,2};/;
+/**
+ * A segment that some upstream becomes empty or a dot segment: nothing but dots and spaces (raw
+ * spaces are refused earlier, so `%20`), once its path parameters (`;x`, or `%3B` which some
+ * servers decode first) are cut. `...`, `.%20`, `..;x`, `%3Bx`, `.%3B` (see the module comment).
+ * Plain `.` and `..` are resolved as dot segments before this is asked.
+ */
+const VANISHING_SEGMENT = /^(?:\.|%20)*(?:(?:;|%3B).*)?$/;
 
 function refuse(reason: string): Refusal {
   return { ok: false, reason };
@@ -65,13 +75,19 @@ export function normalizeRequestTarget(rawTarget: string): NormalizedTarget {
   if (typeof canonical !== 'string') return canonical;
 
   const segments = canonical.split('/').slice(1); // the path starts with '/', so element 0 is ''
-  if (segments.some((segment) => PARAMETERS_ON_EMPTY_OR_DOT_SEGMENT.test(segment))) {
-    return refuse('path parameter on empty or dot segment');
+  if (segments.some(isVanishingSegment)) {
+    return refuse('ambiguous dot, space or parameter-only segment');
   }
 
   const path = removeDotSegments(segments);
   if (path.length > MAX_PATH_LENGTH) return refuse('path too long');
   return { ok: true, path, search };
+}
+
+function isVanishingSegment(segment: string): boolean {
+  // '' (a run of '/'), '.' and '..' are the ordinary segments removeDotSegments resolves.
+  if (segment === '' || segment === '.' || segment === '..') return false;
+  return VANISHING_SEGMENT.test(segment);
 }
 
 /**

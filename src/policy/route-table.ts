@@ -86,7 +86,17 @@ function compileOne(route: RouteConfig): Matcher {
 }
 
 /** Lowercase, without ';parameters' in any segment: the spelling lenient upstreams resolve a path to. */
+/**
+ * The spelling every upstream agrees on, for matching protected routes: lowercase (IIS, Windows),
+ * path parameters cut (`;x`, and `%3B` which some servers decode before cutting: Tomcat, Spring),
+ * trailing dots and spaces of each segment trimmed (Windows, IIS: `/admins./` and `/admins%20/`
+ * serve `/admins/`). Segments that would vanish entirely are refused before matching
+ * (http/request-path.ts).
+ */
 function loosenPath(path: string): string {
-  const lower = path.toLowerCase();
-  return lower.includes(';') ? lower.replace(/;[^/]*/g, '') : lower;
+  let loose = path.toLowerCase();
+  if (loose.includes('%3b')) loose = loose.replaceAll('%3b', ';');
+  if (loose.includes(';')) loose = loose.replace(/;[^/]*/g, '');
+  if (loose.includes('.') || loose.includes('%20')) loose = loose.replace(/(?:\.|%20)+(?=\/|$)/g, '');
+  return loose;
 }

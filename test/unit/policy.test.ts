@@ -107,6 +107,14 @@ describe('route table', () => {
       { id: 'rest', path: '/', allow: { authenticated: true } },
     );
     const cases: Array<[string, string]> = [
+      // Spellings Windows, IIS, Tomcat or Spring serve as /admins/: only ever the stricter route.
+      ['/admins./', 'admins'],
+      ['/admins../x', 'admins'],
+      ['/admins%20/', 'admins'],
+      ['/admins.%20./x', 'admins'],
+      ['/ADMINS%3B/', 'admins'],
+      ['/admins%3Bjsessionid=1/x', 'admins'],
+      ['/Admins;x./', 'admins'],
       ['/admins', 'admins'],
       ['/admins/', 'admins'],
       ['/admins/x', 'admins'],

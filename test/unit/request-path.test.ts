@@ -42,7 +42,8 @@ test('refusals carry a short reason that does not echo the input', () => {
     ['/a\\b', /backslash in path/],
     ['/a b', /space in path/],
     ['/a\u0000', /control character in path/],
-    ['/x/..;/admins', /path parameter on empty or dot segment/],
+    ['/x/..;/admins', /ambiguous dot, space or parameter-only segment/],
+    ['/x/.%20/admins', /ambiguous dot, space or parameter-only segment/],
   ];
   for (const [target, reason] of cases) {
     const result = normalizeRequestTarget(target);
