@@ -21,8 +21,8 @@ export type ProtectedRequestResult = { ok: true; request: ProtectedRequest } | {
 
 /**
  * Reads the original request. `authPath` is `{prefix}/auth`; `path` is the normalised path of the
- * request that reached it. The X-Original-* / X-Forwarded-* headers are believed only when
- * `fromTrustedProxy` (the peer is in server.trustProxy): anyone else could name any URL.
+ * request that reached it. Every dialect is answered only when `fromTrustedProxy` (the peer is in
+ * server.trustProxy): anyone else could name any URL, or collect assertions for any audience.
  */
 export function protectedRequestOf(
   method: string,
@@ -33,6 +33,13 @@ export function protectedRequestOf(
   fromTrustedProxy: boolean,
   defaultProto: 'http' | 'https',
 ): ProtectedRequestResult {
+  // Every dialect names the request it asks about; only a trusted proxy may name one. A browser
+  // calling {prefix}/auth itself would otherwise collect assertions for any route's audience.
+  if (!fromTrustedProxy)
+    return {
+      ok: false,
+      reason: 'forward-auth answers trusted proxies only (server.trustProxy)',
+    };
   if (path.startsWith(`${authPath}/`)) {
     // Envoy: path_prefix + original path. Host and method are the original request's own.
     const host = single(headers.host);
@@ -48,12 +55,6 @@ export function protectedRequestOf(
       },
     };
   }
-  if (!fromTrustedProxy)
-    return {
-      ok: false,
-      reason: 'forward-auth headers are accepted only from trusted proxies (server.trustProxy)',
-    };
-
   const originalUrl = single(headers['x-original-url']);
   if (originalUrl !== undefined) {
     let url: URL;
@@ -66,6 +67,9 @@ export function protectedRequestOf(
       return { ok: false, reason: 'X-Original-URL must be http or https' };
     if (url.username !== '' || url.password !== '')
       return { ok: false, reason: 'X-Original-URL must not carry credentials' };
+    // A fragment is never part of a request target: judging the part before '#' while the app
+    // receives the whole target is the attack, so the whole value is refused.
+    if (originalUrl.includes('#')) return { ok: false, reason: "X-Original-URL must not contain '#'" };
     return {
       ok: true,
       request: {

@@ -20,6 +20,22 @@ const FORWARDED_HEADER_NAMES = [
   'x-real-ip',
 ];
 
+/**
+ * Headers some frameworks route by (IIS/Symfony X-Original-URL and X-Rewrite-URL, Spring's
+ * X-Forwarded-Prefix, Traefik-style X-Forwarded-Uri/-Method/-Path): the app may believe them only
+ * from a trusted proxy, so a client's own are removed, in every spelling.
+ */
+const ROUTING_HINT_HEADER_NAMES = [
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'x-original-method',
+  'x-forwarded-uri',
+  'x-forwarded-prefix',
+  'x-forwarded-method',
+  'x-forwarded-path',
+];
+
 export function createClientAddressing(trustProxy: number | readonly string[]): ClientAddressing {
   const trust =
     typeof trustProxy === 'number'
@@ -52,7 +68,9 @@ export function createClientAddressing(trustProxy: number | readonly string[]): 
       const host = trusted ? firstValue(headers['x-forwarded-host']) : undefined;
       for (const name of Object.keys(headers)) {
         // Underscore spellings too: some stacks read X_Forwarded_For as X-Forwarded-For.
-        if (FORWARDED_HEADER_NAMES.includes(name.replaceAll('_', '-'))) delete headers[name];
+        const canonical = name.replaceAll('_', '-');
+        if (FORWARDED_HEADER_NAMES.includes(canonical)) delete headers[name];
+        else if (!trusted && ROUTING_HINT_HEADER_NAMES.includes(canonical)) delete headers[name];
       }
       headers['x-forwarded-for'] = [...chain, peerOf(req)].join(', ');
       headers['x-forwarded-proto'] =

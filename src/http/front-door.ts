@@ -29,7 +29,7 @@ import { isBrowserNavigation } from './client-kind.js';
 import { sendError } from './error-response.js';
 import { refuseUpgrade, sendJson, sendRedirect } from './pages.js';
 import { assignRequestId } from './request-id.js';
-import { isGatewayPath, normalizedHost, normalizeRequestTarget } from './request-path.js';
+import { hasRepeatedHost, isGatewayPath, normalizedHost, normalizeRequestTarget } from './request-path.js';
 
 export interface FrontDoorDeps {
   prefix: string;
@@ -72,6 +72,8 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
     assignRequestId(req, deps.addressing.isTrustedPeer(req));
     const target = normalizeRequestTarget(req.url ?? '');
     if (!target.ok) return { kind: 'error', error: new BadRequestTarget(target.reason) };
+    if (hasRepeatedHost(req.rawHeaders))
+      return { kind: 'error', error: new BadRequestTarget('more than one Host header') };
     req.url = target.path + target.search; // what the upstream (or the gateway app) will see
     if (target.path === authPath || target.path.startsWith(`${authPath}/`)) {
       return { kind: 'forward-auth', path: target.path, search: target.search };

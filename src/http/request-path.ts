@@ -40,8 +40,12 @@ const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 const HEX_PAIR = /^[0-9A-Fa-f]{2}$/;
 /** RFC 3986 §2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~". */
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
-/** Bytes that can never be part of a valid request-target (RFC 9112 §3.2; llhttp rejects them too). */
-const FORBIDDEN_QUERY_CHAR = /[\u0000-\u0020\u007f]/;
+/**
+ * Bytes that can never be part of a valid request-target (RFC 9112 §3.2; llhttp rejects the
+ * controls too), and '#': a fragment is not part of a request target (RFC 9112 §3.2.1), and a
+ * target that carries one means different paths to different parsers.
+ */
+const FORBIDDEN_QUERY_CHAR = /[\u0000-\u0020\u007f#]/;
 /**
  * A segment that some upstream becomes empty or a dot segment: nothing but dots and spaces (raw
  * spaces are refused earlier, so `%20`), once its path parameters (`;x`, or `%3B` which some
@@ -69,7 +73,7 @@ export function normalizeRequestTarget(rawTarget: string): NormalizedTarget {
   const search = queryStart === -1 ? '' : rawTarget.slice(queryStart);
 
   if (rawPath.length > MAX_PATH_LENGTH) return refuse('path too long');
-  if (FORBIDDEN_QUERY_CHAR.test(search)) return refuse('control character or space in query');
+  if (FORBIDDEN_QUERY_CHAR.test(search)) return refuse("control character, space or '#' in query");
 
   const canonical = canonicalizePathCharacters(rawPath);
   if (typeof canonical !== 'string') return canonical;
@@ -164,6 +168,22 @@ function removeDotSegments(segments: readonly string[]): string {
 /** Whether a normalised path is the gateway's own (`{prefix}` or below it). */
 export function isGatewayPath(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/**
+ * Whether the request carried Host more than once (RFC 9112 §3.2: a 400). Node keeps only the first
+ * value in `req.headers`, while another hop may route by the last: the raw list tells.
+ */
+export function hasRepeatedHost(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index];
+    if (name !== undefined && name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
 }
 
 /** Host header → normalised host: clients send a handful of distinct values, parsed once each. */
