@@ -104,8 +104,8 @@ export async function composeGateway(config: Config, deps: { log: Logger; clock?
       throw err;
     }
   };
-  const completeLogin = createLoginCompleter({ directory, groupRules, roles: config.roles, clock });
-  const bearer = createBearerVerifier({ providers, groupRules, roles: config.roles, clock });
+  const completeLogin = createLoginCompleter({ directory, groupRules, roles: config.roles, clock, log });
+  const bearer = createBearerVerifier({ providers, groupRules, roles: config.roles, clock, log });
   // Break-glass needs no IdP: local hashes, limits in the session store's Redis (or memory), audit in the directory.
   const breakGlass = createBreakGlass({
     config: config.breakGlass,

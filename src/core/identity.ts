@@ -1,5 +1,6 @@
 // Identities: what an IdP says about a user (ExternalIdentity), and what a session carries after
 // the directory sync (Identity): computed once at login, read on every proxied request.
+import { wellFormedEmail } from './email.js';
 
 /** What a provider asserted, before the directory and group sync. */
 export interface ExternalIdentity {
@@ -26,11 +27,13 @@ export interface Identity {
   readonly roles: readonly string[];
 }
 
-/** Email domains are compared case-insensitively; the local part is kept as the IdP sent it. */
+/**
+ * Email domains are compared case-insensitively; the local part is kept as the IdP sent it. Only a
+ * well-formed address (core/email.ts) has a domain: `a@evil.test@example.com` has none.
+ */
 export function emailDomainOf(email: string | null): string | null {
-  if (email === null) return null;
-  const at = email.lastIndexOf('@');
-  return at > 0 && at < email.length - 1 ? email.slice(at + 1).toLowerCase() : null;
+  const address = wellFormedEmail(email);
+  return address === null ? null : address.slice(address.indexOf('@') + 1);
 }
 
 export function subjectOf(providerId: string, externalId: string): string {

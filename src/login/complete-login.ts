@@ -5,8 +5,10 @@ import type { RolesConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import { groupNamesOf, planGroupSync, type CompiledGroupRules } from '../core/groups.js';
 import { subjectOf, type ExternalIdentity, type Identity } from '../core/identity.js';
+import { acceptedEmail } from './accepted-email.js';
 import { rolesFor } from '../core/roles.js';
 import type { Directory } from '../directory/directory.js';
+import type { Logger } from '../observability/logger.js';
 
 export type LoginCompleter = (external: ExternalIdentity) => Promise<Identity>;
 
@@ -16,8 +18,10 @@ export function createLoginCompleter(deps: {
   groupRules: ReadonlyMap<string, CompiledGroupRules>;
   roles: RolesConfig;
   clock: Clock;
+  log: Logger;
 }): LoginCompleter {
   return async function completeLogin(external) {
+    const email = acceptedEmail(external, deps.log);
     const rules = deps.groupRules.get(external.providerId);
     if (rules === undefined) throw new Error(`no group rules for provider ${external.providerId}`);
     const user = await deps.directory.upsertExternalUser(
@@ -25,7 +29,7 @@ export function createLoginCompleter(deps: {
         providerId: external.providerId,
         externalId: external.externalId,
         username: external.username,
-        email: external.email,
+        email,
         fullName: external.name,
       },
       deps.clock.now(),

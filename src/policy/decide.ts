@@ -1,4 +1,5 @@
 // The policy decision: pure, default deny, and its answer carries the reasons (for 403 pages and logs).
+import { wellFormedEmail } from '../core/email.js';
 import { emailDomainOf, type Identity } from '../core/identity.js';
 import type { CompiledRoute } from './route-table.js';
 
@@ -38,11 +39,18 @@ function allowReasons(route: CompiledRoute, identity: Identity): Reason[] {
   if (allow.authenticated) reasons.push('authenticated-ok');
   if (allow.groups.some((group) => identity.groups.includes(group))) reasons.push('group-ok');
   if (allow.roles.some((role) => identity.roles.includes(role))) reasons.push('role-ok');
-  const email = identity.email?.toLowerCase() ?? null;
-  if (email !== null && allow.emails.includes(email)) reasons.push('email-ok');
-  const domain = emailDomainOf(identity.email);
-  if (domain !== null && allow.emailDomains.some((pattern) => emailDomainMatches(domain, pattern))) {
-    reasons.push('email-domain-ok');
+  // Logins keep only well-formed addresses; read again here so no identity, however it was made,
+  // can pass an email rule with one that is not (`a@evil.test@example.com`). Only for routes with
+  // email rules: the hot path of the others pays nothing.
+  if (allow.emails.length > 0) {
+    const email = wellFormedEmail(identity.email)?.toLowerCase() ?? null;
+    if (email !== null && allow.emails.includes(email)) reasons.push('email-ok');
+  }
+  if (allow.emailDomains.length > 0) {
+    const domain = emailDomainOf(identity.email);
+    if (domain !== null && allow.emailDomains.some((pattern) => emailDomainMatches(domain, pattern))) {
+      reasons.push('email-domain-ok');
+    }
   }
   return reasons;
 }

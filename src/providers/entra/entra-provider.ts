@@ -3,6 +3,7 @@
 // tenant and issuer a token must name is tenant-rules.ts; the user's groups through Microsoft Graph
 // (names, overage) are graph-groups.ts, with Graph's app-only token from app-token.ts; the client
 // authentication is the one every OIDC provider uses (oidc/client-auth.ts).
+import { saysVerified } from '../../core/email.js';
 import { createRemoteJWKSet, customFetch as joseCustomFetch, errors as joseErrors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import * as client from 'openid-client';
@@ -291,7 +292,8 @@ export function createEntraProvider(
     const externalId = externalIdOf(localId, tenantId, urls.isMultiTenant);
     const base = externalIdentityFrom(config, externalId, [claims]);
     // xms_edov (optional claim): false when the email's domain is not verified by the tenant.
-    const email = claims['xms_edov'] === false ? null : base.email;
+    const verifiedDomain = claims['xms_edov'];
+    const email = verifiedDomain !== undefined && !saysVerified(verifiedDomain) ? null : base.email;
     return { ...base, email, groups: await graph.groupsOf(claims, tenantId) };
   }
 

@@ -2,6 +2,7 @@
 // such as GitHub's OAuth apps. There is no ID token to verify: the user is whoever the userinfo API
 // says owns the access token, and that token came straight from the token endpoint over TLS in
 // exchange for a code bound to this browser by state (and PKCE).
+import { saysVerified } from '../../core/email.js';
 import * as client from 'openid-client';
 import type { OAuth2ProviderConfig } from '../../config/providers/oauth2-schema.js';
 import { LoginResponseRejected, ProviderUnavailable } from '../../core/errors.js';
@@ -188,7 +189,8 @@ export function externalIdentityFromProfile(
   }
   // Google's v2 userinfo says `verified_email`, OIDC-shaped APIs `email_verified`: an address the
   // IdP says it has not verified must not match policies.
-  const isUnverified = profile['email_verified'] === false || profile['verified_email'] === false;
+  const denies = (claim: unknown) => claim !== undefined && !saysVerified(claim);
+  const isUnverified = denies(profile['email_verified']) || denies(profile['verified_email']);
   return {
     providerId: config.id,
     externalId,

@@ -1,6 +1,7 @@
 // A generic OpenID Connect provider on openid-client: discovery, authorization code with PKCE S256,
 // state and nonce bound to the browser's session, three client authentication methods, and identity
 // fields read from ID token (then userinfo) claims.
+import { saysVerified } from '../../core/email.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import type { OidcProviderConfig } from '../../config/schema.js';
@@ -151,9 +152,13 @@ export function externalIdentityFrom(
   subject: string,
   sources: ReadonlyArray<Record<string, unknown>>,
 ): ExternalIdentity {
-  // An IdP that says the address is unverified has not vouched for it: policies must not match on it.
+  // An IdP that does not say yes (true, or "true") when asked has not vouched for the address:
+  // "false", 0 or "no" mean unverified, and policies must not match on it.
   const emailVerified = readFirst(sources, 'email_verified');
-  const email = emailVerified === false ? null : claimAsString(readFirst(sources, config.claims.email));
+  const email =
+    emailVerified !== undefined && !saysVerified(emailVerified)
+      ? null
+      : claimAsString(readFirst(sources, config.claims.email));
   return {
     providerId: config.id,
     externalId: subject,
