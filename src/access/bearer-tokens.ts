@@ -5,13 +5,13 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { decodeJwt } from 'jose';
 import { BoundedMap } from '../core/bounded-map.js';
-import { wellFormedEmail } from '../core/email.js';
 import type { Clock } from '../core/clock.js';
 import { BearerTokenRejected } from '../core/errors.js';
 import { filterIdpGroups, type CompiledGroupRules } from '../core/groups.js';
 import { subjectOf, type Identity } from '../core/identity.js';
 import { rolesFor, type RoleMap } from '../core/roles.js';
 import type { Logger } from '../observability/logger.js';
+import { acceptedEmail } from '../providers/accepted-email.js';
 import type { IdentityProvider } from '../providers/identity-provider.js';
 
 export interface BearerIdentity {
@@ -61,25 +61,11 @@ export function createBearerVerifier(deps: {
       providerId,
       userId: null,
       username: external.username,
-      email: emailOf(providerId, external),
+      email: acceptedEmail({ providerId, externalId: external.externalId, email: external.email }, deps.log),
       name: external.name,
       groups,
       roles: rolesFor(groups, deps.roles),
     };
-  }
-
-  /** As at login (login/accepted-email.ts): a malformed address is no address, and is logged. */
-  function emailOf(
-    providerId: string,
-    external: { externalId: string; email: string | null },
-  ): string | null {
-    const email = wellFormedEmail(external.email);
-    if (email === null && external.email !== null)
-      deps.log.warn(
-        { provider: providerId, subject: external.externalId },
-        'email address in an access token is malformed: treated as no email',
-      );
-    return email;
   }
 
   return {

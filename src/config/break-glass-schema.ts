@@ -2,6 +2,7 @@
 // {prefix}/login/native when every IdP is down, and the brute-force limits on that form.
 import { z } from 'zod';
 import { canonicalUsername } from '../core/break-glass-identity.js';
+import { wellFormedEmail } from '../core/email.js';
 import { groupName } from './group-sync-schema.js';
 import { durationBetween } from './schema-parts.js';
 
@@ -34,8 +35,13 @@ export const breakGlassUserSchema = z.strictObject({
       (text) => ARGON2ID_PHC.test(text),
       'must be an argon2id hash as printed by `portcullis hash-password` ($argon2id$v=19$m=...,t=...,p=...$salt$hash)',
     ),
-  /** Sent to apps as the user's email. */
-  email: z.string().min(3).max(256).optional(),
+  /** Sent to apps as the user's email: one well-formed address, its domain lowercased (core/email.ts). */
+  email: z
+    .string()
+    .max(256)
+    .refine((text) => wellFormedEmail(text) !== null, 'must be one address such as root@example.com')
+    .transform((text) => wellFormedEmail(text) ?? text)
+    .optional(),
   /** Sent to apps as the display name. */
   name: z.string().min(1).max(256).optional(),
   /** Held directly, besides any role the groups below map to. */

@@ -9,7 +9,7 @@ import { GATEWAY_RESPONSE_HEADER } from '../core/header-names.js';
 import type { ClientAddressing } from '../http/client-address.js';
 import { isBrowserNavigation } from '../http/client-kind.js';
 import { sendError } from '../http/error-response.js';
-import { sendJson, sendRedirect } from '../http/pages.js';
+import { sendLoginRequired, sendRedirect } from '../http/pages.js';
 import { normalizedHost, normalizeRequestTarget } from '../http/request-path.js';
 import type { Logger } from '../observability/logger.js';
 import type { RouteTable } from '../policy/route-table.js';
@@ -94,11 +94,7 @@ export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
         return sendError(outcome.error, req, res, deps.log);
       case 'login':
         if (outcome.redirect) return sendRedirect(res, 302, outcome.loginUrl);
-        return sendJson(res, 401, {
-          error: 'PC_LOGIN_REQUIRED',
-          message: 'Sign-in required.',
-          login: outcome.loginUrl,
-        });
+        return sendLoginRequired(res, outcome.loginUrl);
     }
   }
 

@@ -20,6 +20,9 @@ const FORWARDED_HEADER_NAMES = [
   'x-real-ip',
 ];
 
+/** Other spellings of X-Request-Id (X_Request_Id); the id itself is the front door's (http/request-id.ts). */
+const REQUEST_ID_SPELLING = 'x-request-id';
+
 /**
  * Headers some frameworks route by (IIS/Symfony X-Original-URL and X-Rewrite-URL, Spring's
  * X-Forwarded-Prefix, Traefik-style X-Forwarded-Uri/-Method/-Path): the app may believe them only
@@ -70,6 +73,7 @@ export function createClientAddressing(trustProxy: number | readonly string[]): 
         // Underscore spellings too: some stacks read X_Forwarded_For as X-Forwarded-For.
         const canonical = name.replaceAll('_', '-');
         if (FORWARDED_HEADER_NAMES.includes(canonical)) delete headers[name];
+        else if (canonical === REQUEST_ID_SPELLING && name !== REQUEST_ID_SPELLING) delete headers[name];
         else if (!trusted && ROUTING_HINT_HEADER_NAMES.includes(canonical)) delete headers[name];
       }
       headers['x-forwarded-for'] = [...chain, peerOf(req)].join(', ');

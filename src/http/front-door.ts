@@ -27,7 +27,7 @@ import { hideGatewayCookies } from '../session/cookie.js';
 import type { ClientAddressing } from './client-address.js';
 import { isBrowserNavigation } from './client-kind.js';
 import { sendError } from './error-response.js';
-import { refuseUpgrade, sendJson, sendRedirect } from './pages.js';
+import { refuseUpgrade, sendLoginRequired, sendRedirect } from './pages.js';
 import { assignRequestId } from './request-id.js';
 import { hasRepeatedHost, isGatewayPath, normalizedHost, normalizeRequestTarget } from './request-path.js';
 
@@ -148,11 +148,7 @@ export function createFrontDoor(deps: FrontDoorDeps): FrontDoor {
           if (admission.onPublicHost) return startLoginInPlace(req, res, admission.loginUrl);
           return sendRedirect(res, 302, admission.loginUrl);
         }
-        return sendJson(res, 401, {
-          error: 'PC_LOGIN_REQUIRED',
-          message: new LoginRequired('').publicMessage,
-          login: admission.loginUrl,
-        });
+        return sendLoginRequired(res, admission.loginUrl);
       case 'error':
         return sendError(admission.error, req, res, deps.log);
     }

@@ -1,7 +1,7 @@
 // The few HTML pages the gateway renders itself. Every interpolated value goes through escapeHtml.
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { GatewayError } from '../core/errors.js';
+import { LoginRequired, type GatewayError } from '../core/errors.js';
 import { GATEWAY_RESPONSE_HEADER } from '../core/header-names.js';
 
 export function escapeHtml(value: string): string {
@@ -87,4 +87,10 @@ export function refuseUpgrade(socket: Duplex, error: GatewayError): void {
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n${headers}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/** "Sign in first" for API clients (and nginx, which redirects on a 401 itself): where to sign in. */
+export function sendLoginRequired(res: ServerResponse, loginUrl: string): void {
+  const required = new LoginRequired('sign-in required');
+  sendJson(res, required.status, { error: required.code, message: required.publicMessage, login: loginUrl });
 }

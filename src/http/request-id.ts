@@ -14,11 +14,8 @@ export function assignRequestId(req: IncomingMessage, fromTrustedProxy: boolean)
   const headers = req.headers;
   const sent = headers[REQUEST_ID_HEADER];
   const id = fromTrustedProxy && typeof sent === 'string' && WELL_FORMED_ID.test(sent) ? sent : randomUUID();
-  // Spellings some upstream stacks read as X-Request-Id (X_Request_Id) go too: the app sees one id.
-  for (const name in headers) {
-    if (name !== REQUEST_ID_HEADER && name.length === 12 && name.replaceAll('_', '-') === REQUEST_ID_HEADER)
-      delete headers[name];
-  }
+  // Spellings some stacks read as X-Request-Id (X_Request_Id) are removed with the other
+  // forwarding headers' (http/client-address.ts), so the app sees this one id.
   headers[REQUEST_ID_HEADER] = id;
   return id;
 }

@@ -5,7 +5,7 @@ import type { RolesConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import { groupNamesOf, planGroupSync, type CompiledGroupRules } from '../core/groups.js';
 import { subjectOf, type ExternalIdentity, type Identity } from '../core/identity.js';
-import { acceptedEmail } from './accepted-email.js';
+import { acceptedEmail } from '../providers/accepted-email.js';
 import { rolesFor } from '../core/roles.js';
 import type { Directory } from '../directory/directory.js';
 import type { Logger } from '../observability/logger.js';

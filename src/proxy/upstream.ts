@@ -238,8 +238,7 @@ export function upstreamPath(target: URL, pathAndQuery: string): string {
  * let a client delete headers the gateway sets (identity, X-Forwarded-For) by listing them there.
  */
 export function forwardedRequestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  for (const name of HOP_BY_HOP_REQUEST)
-    if (headers[name] !== undefined) Reflect.deleteProperty(headers, name);
+  for (const name of HOP_BY_HOP_REQUEST) if (headers[name] !== undefined) delete headers[name];
   return headers;
 }
 

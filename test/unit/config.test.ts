@@ -183,6 +183,15 @@ describe('refusals name the key path and the reason', () => {
       reason: 'must be one of: oidc, okta, oauth2, entra, saml',
     },
     {
+      name: 'a break-glass email that is not one address',
+      config: configWith((c) => {
+        const users = section(c, 'breakGlass').users as Plain[];
+        (users[0] as Plain).email = 'root@evil.test@example.com';
+      }),
+      path: 'breakGlass.users.0.email',
+      reason: 'must be one address',
+    },
+    {
       name: 'missing publicUrl',
       config: configWith((c) => {
         delete section(c, 'server').publicUrl;

@@ -1,6 +1,7 @@
-// The one gate every provider's email passes at login: a malformed address (two '@', controls,
-// whitespace, a domain that is not a hostname) becomes "no email", and the refusal is logged with
-// the provider and subject so an operator can see which IdP sends what.
+// The one gate every provider's email passes, at login (login/complete-login.ts) and for bearer
+// tokens (access/bearer-tokens.ts): a malformed address (two '@', controls, whitespace, a domain
+// that is not a hostname) becomes "no email", and the refusal is logged with the provider and
+// subject so an operator can see which IdP sends what.
 import { wellFormedEmail } from '../core/email.js';
 import type { ExternalIdentity } from '../core/identity.js';
 import type { Logger } from '../observability/logger.js';
